@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * Every configuration key of every role, with its type, default and meaning: the one place defaults
+ * live. Keys are flat and dotted (`front.node-key`), the same in files, environment and flags:
+ * - file: `key = value` lines, `#` comments (see config/*.conf);
+ * - environment: `LNCLUSTER_` + key upper-cased with `.` and `-` as `_` (LNCLUSTER_FRONT_NODE_KEY),
+ *   plus the names operators of eclair's cluster mode already use (see LEGACY_ENV);
+ * - flags: `--key value` or `--key=value`.
+ * Later sources override earlier ones: defaults < file < environment < flags.
+ */
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port (IPv6 in brackets)')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'a port in 0..65535');
+const optionalHostPort = z.union([z.literal(''), hostPort]);
+const list = z.array(z.string());
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const nodeIdHex = z.union([z.literal(''), z.string().regex(/^0[23][0-9a-f]{64}$/, '66 hex characters of a compressed public key (02.. or 03..)')]);
+
+export const CONFIG_KEYS = {
+  network: { schema: z.enum(['bitcoin', 'testnet', 'signet', 'regtest']), default: 'bitcoin', doc: 'chain: sent in init networks and checked in gossip' },
+  'data-dir': { schema: z.string().min(1), default: '.lncluster', doc: 'where keys, certificates and databases live' },
+  'log.level': { schema: level, default: 'info', doc: 'log level; log.level.<module> overrides one module' },
+  'ops.listen': { schema: hostPort, default: '127.0.0.1:0', doc: 'metrics, /health and /ready of this process (the back serves its admin API here too)' },
+
+  'node-key.provider': { schema: z.enum(['file', 'env', 'aws-sm']), default: 'file', doc: 'where the node secret key comes from' },
+  'node-key.file': { schema: z.string(), default: '', doc: 'node key file (hex, mode 0600); default <data-dir>/node_key' },
+  'node-key.env': { schema: z.string().min(1), default: 'LNCLUSTER_NODE_KEY', doc: 'environment variable holding the node key (hex) for provider env' },
+  'node-key.aws-secret': { schema: z.string(), default: '', doc: 'AWS Secrets Manager secret id for provider aws-sm' },
+  'node-id': { schema: nodeIdHex, default: '', doc: 'the node id this process must serve (NODE_PUB_KEY); refuses to start on mismatch' },
+
+  'cluster.cert': { schema: z.string(), default: '', doc: 'cluster certificate (PEM); default <data-dir>/cluster.crt' },
+  'cluster.key': { schema: z.string(), default: '', doc: 'cluster private key (encrypted PEM); default <data-dir>/cluster.key' },
+  'cluster.trusted-certs': { schema: list, default: [], doc: 'extra trusted cluster certificates (rotation: old and new trusted together)' },
+  'cluster.password-file': { schema: z.string(), default: '', doc: 'file with the cluster key password; default <data-dir>/cluster.password' },
+  'cluster.password': { schema: z.string(), default: '', doc: 'cluster key password (CLUSTER_TLS_PASSWORD); prefer the file' },
+
+  'back.cluster-listen': { schema: hostPort, default: '127.0.0.1:9736', doc: 'where fronts connect (cluster link, mutual TLS)' },
+  'back.admin-password-file': { schema: z.string(), default: '', doc: 'admin API password; default <data-dir>/admin.password' },
+  'back.max-unfunded-inbound-peers': { schema: nonNegativeInt, default: 64, doc: 'inbound peers without channels kept; oldest evicted first' },
+  'back.public-addresses': { schema: list, default: [], doc: 'addresses announced in node_announcement (host:port)' },
+  'back.alias': { schema: z.string().max(32), default: 'lncluster', doc: 'node alias' },
+  'back.ecdh-rate-per-front': { schema: positiveInt, default: 2000, doc: 'delegated ECDH requests per second allowed per front' },
+
+  'front.id': { schema: z.string(), default: '', doc: 'this front id; default <hostname>-<pid>' },
+  'front.back': { schema: hostPort, default: '127.0.0.1:9736', doc: 'the back cluster address (BACKEND_IP sets its host)' },
+  'front.listen': { schema: hostPort, default: '0.0.0.0:9735', doc: 'where peers (or the balancer) connect' },
+  'front.advertise': { schema: z.string(), default: '', doc: 'this front address reachable from the back and the balancer (LOCAL_IP)' },
+  'front.node-key': { schema: z.enum(['local', 'delegated']), default: 'delegated', doc: 'local: load the node key; delegated: ask the back for the one ECDH per handshake' },
+  'front.proxy-trusted': { schema: list, default: [], doc: 'source addresses whose connections must start with a PROXY v2 header' },
+  'front.max-peers': { schema: positiveInt, default: 10000, doc: 'peer sessions on this front' },
+  'front.max-handshakes-per-ip': { schema: positiveInt, default: 8, doc: 'concurrent handshakes per source address' },
+  'front.disconnect-grace-ms': { schema: nonNegativeInt, default: 30000, doc: 'peers kept this long after the back is lost' },
+  'front.tor-socks': { schema: optionalHostPort, default: '', doc: 'Tor SOCKS5 proxy for .onion peers' },
+
+  'peer.ping-interval-ms': { schema: positiveInt, default: 30000, doc: 'ping peers silent this long' },
+  'peer.pong-timeout-ms': { schema: positiveInt, default: 60000, doc: 'disconnect when a pong is this late' },
+  'peer.handshake-timeout-ms': { schema: positiveInt, default: 30000, doc: 'BOLT 8 handshake deadline' },
+  'peer.init-timeout-ms': { schema: positiveInt, default: 30000, doc: 'init exchange deadline' },
+  'peer.connect-timeout-ms': { schema: positiveInt, default: 20000, doc: 'outgoing TCP connect deadline' },
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export type Config = { -readonly [K in ConfigKey]: z.infer<(typeof CONFIG_KEYS)[K]['schema']> };
+
+/** Environment names from eclair's cluster mode, mapped to our keys. */
+export const LEGACY_ENV: Record<string, { key: ConfigKey; transform?: (value: string) => string }> = {
+  BACKEND_IP: { key: 'front.back', transform: (ip) => (ip.includes(':') && !ip.startsWith('[') ? `[${ip}]` : ip) + ':9736' },
+  LOCAL_IP: { key: 'front.advertise' },
+  NODE_PUB_KEY: { key: 'node-id' },
+  CLUSTER_TLS_PASSWORD: { key: 'cluster.password' },
+};
+
+export const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['cluster.password']);
