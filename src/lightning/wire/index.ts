@@ -1,0 +1,12 @@
+export * from './errors.js';
+export { ByteReader, decodeTruncated } from './reader.js';
+export { ByteWriter, encodeBigSize, encodeTruncated } from './writer.js';
+export { decodeBigSize, decodeTu } from './bigsize.js';
+export * from './tlv.js';
+export * from './scid.js';
+export * from './crc32c.js';
+export * from './address.js';
+export * from './encoded-list.js';
+export * from './types.js';
+export * from './messages.js';
+export * from './gossip-file.js';
