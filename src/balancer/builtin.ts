@@ -1,0 +1,66 @@
+// The built-in balancer: one public port spread over the healthy fronts. In one process it is a
+// BalancerEngine; with `workers > 1` it is a pool of node:cluster workers sharing the listening
+// socket (see workers.ts for the trade-offs). Either way the API is the same.
+import type { BackendSpec } from './backend-set.js';
+import {
+  BalancerEngine,
+  resolveBalancerOptions,
+  type BalancerOptions,
+  type BalancerOptionsInput,
+  type BalancerStats,
+  type BoundAddress,
+} from './engine.js';
+import { WorkerPool } from './workers.js';
+
+export { BalancerError, DEFAULT_BALANCER_OPTIONS } from './engine.js';
+export type { BalancerOptions, BalancerOptionsInput, BalancerStats, BoundAddress, ListenSpec } from './engine.js';
+
+export class BuiltinBalancer {
+  private options: BalancerOptions;
+  private readonly plane: BalancerEngine | WorkerPool;
+
+  constructor(options: BalancerOptionsInput = {}, backends: readonly BackendSpec[] = []) {
+    this.options = resolveBalancerOptions(options);
+    this.plane = this.options.workers > 1 ? new WorkerPool(this.options, backends) : new BalancerEngine(this.options, backends);
+  }
+
+  /** Opens the listeners (and forks the workers); resolves with the bound addresses. */
+  start(): Promise<BoundAddress[]> {
+    return this.plane.start();
+  }
+
+  addresses(): BoundAddress[] {
+    return this.plane.addresses();
+  }
+
+  /** A complete membership snapshot from discovery; counters of backends that stay are kept. */
+  updateBackends(snapshot: readonly BackendSpec[]): void {
+    this.plane.updateBackends(snapshot);
+  }
+
+  /** No new connections to `id` (draining = false undoes it); existing ones stay until they close. */
+  drain(id: string, draining = true): boolean {
+    return this.plane.drain(id, draining);
+  }
+
+  /** New options without dropping connections (see BalancerEngine.reload). `workers` cannot change. */
+  async reload(input: BalancerOptionsInput): Promise<BoundAddress[]> {
+    this.options = resolveBalancerOptions({ ...input, workers: this.options.workers }, this.options);
+    return this.plane instanceof WorkerPool ? this.plane.reload(this.options) : this.plane.reload(this.options);
+  }
+
+  /** Counters; with workers, the sum of their latest reports (at most a second old). */
+  stats(): BalancerStats {
+    return this.plane.stats();
+  }
+
+  /** Fresh counters (asks every worker). */
+  async refreshStats(): Promise<BalancerStats> {
+    return this.plane instanceof WorkerPool ? this.plane.refreshStats() : this.plane.stats();
+  }
+
+  /** Stops accepting; open connections get `graceMs`, then are cut; workers exit. */
+  close(graceMs = 0): Promise<void> {
+    return this.plane.close(graceMs);
+  }
+}
