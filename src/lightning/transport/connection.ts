@@ -311,21 +311,20 @@ export class NoiseConnection extends EventEmitter<NoiseConnectionEvents> {
 
   private onBytes(chunk: Uint8Array): void {
     if (this.closing || this.closed) return;
-    let messages: Uint8Array[];
     try {
-      messages = this.decoder.push(chunk);
+      this.decoder.push(chunk, this.deliver);
     } catch (error) {
-      this.fail(asTransportError(error, 'bad-mac', 'frame decoding failed'));
-      return;
-    }
-    for (const message of messages) {
-      if (this.paused || this.closing || this.closed) {
-        if (!this.closing && !this.closed) this.backlog.push(message);
-      } else {
-        this.emit('message', message);
-      }
+      // Only the decoder's own failures are caught here: a throwing 'message' listener is rethrown by push().
+      if (error instanceof TransportError) this.fail(error);
+      else throw error;
     }
   }
+
+  private readonly deliver = (message: Uint8Array): void => {
+    if (this.closing || this.closed) return;
+    if (this.paused) this.backlog.push(message);
+    else this.emit('message', message);
+  };
 
   private fail(error: TransportError): void {
     if (this.closed) return;

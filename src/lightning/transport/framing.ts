@@ -49,10 +49,18 @@ export class FrameDecoder {
     return this.partialFilled;
   }
 
-  /** Feeds bytes; returns the messages they completed, in order. Throws TransportError('bad-mac'). */
-  push(chunk: Uint8Array): Uint8Array[] {
+  /**
+   * Feeds bytes; calls `onMessage` for each message they complete, in order, as soon as it is decrypted
+   * (so the messages before a bad frame are delivered). Throws TransportError('bad-mac') at the first
+   * frame that fails, and on every call after that. Returns how many messages this chunk completed.
+   */
+  push(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): number {
     if (this.failure) throw this.failure;
-    const messages: Uint8Array[] = [];
+    let count = 0;
+    const deliver = (message: Uint8Array): void => {
+      count++;
+      onMessage(message);
+    };
     try {
       let offset = 0;
       while (offset < chunk.length) {
@@ -60,7 +68,7 @@ export class FrameDecoder {
         const available = chunk.length - offset;
         if (this.partialFilled === 0 && available >= need) {
           // Whole part inside the chunk: decrypt without copying it first.
-          this.consumePart(chunk.subarray(offset, offset + need), messages);
+          this.consumePart(chunk.subarray(offset, offset + need), deliver);
           offset += need;
           continue;
         }
@@ -72,16 +80,22 @@ export class FrameDecoder {
         if (this.partialFilled === need) {
           const part = this.partial.subarray(0, need);
           this.partialFilled = 0;
-          this.consumePart(part, messages);
+          this.consumePart(part, deliver);
         }
       }
-    } catch (error) {
-      this.failure =
-        error instanceof TransportError ? error : new TransportError('bad-mac', 'frame decryption failed', { cause: error });
-      this.partial = new Uint8Array(0);
-      this.partialFilled = 0;
-      throw this.failure;
+    } finally {
+      if (this.failure) {
+        this.partial = new Uint8Array(0);
+        this.partialFilled = 0;
+      }
     }
+    return count;
+  }
+
+  /** push() collecting the messages in an array: for tests and simple callers. */
+  pushAll(chunk: Uint8Array): Uint8Array[] {
+    const messages: Uint8Array[] = [];
+    this.push(chunk, (message) => messages.push(message));
     return messages;
   }
 
@@ -89,15 +103,24 @@ export class FrameDecoder {
     return this.bodyLength < 0 ? FRAME_HEADER_LENGTH : this.bodyLength + MAC_LENGTH;
   }
 
-  private consumePart(part: Uint8Array, messages: Uint8Array[]): void {
+  private consumePart(part: Uint8Array, deliver: (message: Uint8Array) => void): void {
+    const plaintext = this.decrypt(part);
     if (this.bodyLength < 0) {
-      const length = this.receiveCipher.decrypt(part);
-      this.bodyLength = (length[0]! << 8) | length[1]!;
+      this.bodyLength = (plaintext[0]! << 8) | plaintext[1]!;
       return;
     }
-    const message = this.receiveCipher.decrypt(part);
     this.bodyLength = -1;
-    messages.push(message);
+    deliver(plaintext);
+  }
+
+  /** Records the failure so that it sticks; errors thrown by `onMessage` pass through untouched. */
+  private decrypt(part: Uint8Array): Uint8Array {
+    try {
+      return this.receiveCipher.decrypt(part);
+    } catch (error) {
+      this.failure = error instanceof TransportError ? error : new TransportError('bad-mac', 'frame decryption failed', { cause: error });
+      throw this.failure;
+    }
   }
 
   /**
