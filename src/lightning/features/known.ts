@@ -37,7 +37,9 @@ function def(name: string, bit: number, contexts: FeatureContext[], dependsOn: s
 export const KNOWN_FEATURES: readonly FeatureDef[] = [
   def('option_data_loss_protect', 0, [I, N], [], { assumed: true }),
   def('option_upfront_shutdown_script', 4, [I, N]),
-  def('gossip_queries', 6, [I, N], [], { assumed: true }),
+  // BOLT 9 lists gossip_queries with no context now ("peer has useful gossip to share"), yet it is offered
+  // in init and node_announcement exactly as before: keep IN.
+  def('gossip_queries', 6, [I, N]),
   def('var_onion_optin', 8, [I, N, NINE], [], { assumed: true }),
   def('gossip_queries_ex', 10, [I, N], ['gossip_queries']),
   def('option_static_remotekey', 12, [I, N], [], { assumed: true }),
