@@ -96,6 +96,8 @@ export async function startTor(tor: string, options: TorStartOptions = {}): Prom
     `CookieAuthentication ${options.cookie === false ? 0 : 1}`,
     'Log notice stdout',
     'AvoidDiskWrites 1',
+    // Tor exits by itself if the test process dies without its teardown (ava timeout, crash).
+    `__OwningControllerProcess ${process.pid}`,
   ];
   if (options.hashedPassword) lines.push(`HashedControlPassword ${options.hashedPassword}`);
   if (network === 'disabled') {
