@@ -82,14 +82,14 @@ test('register makes the instance visible with its metadata; deregister removes 
 
 test('the TTL is renewed, and renewals alone do not wake watchers', async (t) => {
   const { double, discovery, abort } = await setup(t);
-  await discovery.register(front('front-1'), { ttlMs: 300 });
+  await discovery.register(front('front-1'), { ttlMs: 1_500 });
   const watch = readWatch(discovery.watch(SERVICE, abort.signal));
   await watch.until((s) => ids(s).includes('front-1'));
   await eventually(() => double.requests.some((r) => r.path.startsWith('/v1/health/service/') && r.path.includes('index=')), 5_000, 'a blocking query');
   const healthQueries = double.countRequests('/v1/health/service/');
 
-  // Several TTL periods: the check must stay passing throughout.
-  await eventually(() => double.countRequests('/v1/agent/check/pass/service:front-1') >= 8, 10_000, 'eight renewals');
+  // Several TTL periods (renewals go out every TTL/3): the check must stay passing throughout.
+  await eventually(() => double.countRequests('/v1/agent/check/pass/service:front-1') >= 10, 15_000, 'ten renewals');
   t.is(double.checkStatus('service:front-1'), 'passing');
   t.deepEqual(watch.seen.map(ids), [['front-1']]);
   // Passing an already passing check moves no index: the blocking query is still the same one.
@@ -106,20 +106,31 @@ test('a front that stops renewing its TTL leaves the watch; it comes back when i
     Address: '127.0.0.1',
     Port: 9737,
     Meta: { role: 'front', load: '3' },
-    Check: { TTL: '400ms', DeregisterCriticalServiceAfter: '1m' },
+    Check: { TTL: '1s', DeregisterCriticalServiceAfter: '1m' },
   });
   t.is(reg.status, 200);
-  t.is((await rawPut(double, '/v1/agent/check/pass/service:front-2')).status, 200);
+  const renew = async (): Promise<void> => {
+    t.is((await rawPut(double, '/v1/agent/check/pass/service:front-2')).status, 200);
+  };
+  // Renews like a live front until told to stop (the interval is well under the TTL, even on a loaded machine).
+  const keepRenewing = (): (() => void) => {
+    void renew();
+    const timer = setInterval(() => void renew(), 200);
+    return () => clearInterval(timer);
+  };
 
+  let stopRenewing = keepRenewing();
   const watch = readWatch(discovery.watch(SERVICE, abort.signal));
   const both = await watch.until((s) => ids(s).join() === 'front-1,front-2');
   t.is(both.instances[1]!.meta.load, 3);
 
-  // No renewal: the TTL expires, the check turns critical, the watch drops front-2.
+  // It stops renewing: the TTL expires, the check turns critical, the watch drops front-2.
+  stopRenewing();
   const gone = await watch.until((s) => ids(s).join() === 'front-1');
   t.is(double.checkStatus('service:front-2'), 'critical');
 
-  t.is((await rawPut(double, '/v1/agent/check/pass/service:front-2?note=back')).status, 200);
+  stopRenewing = keepRenewing();
+  t.teardown(stopRenewing);
   const back = await watch.until((s) => ids(s).join() === 'front-1,front-2');
   t.true(back.index > gone.index && gone.index > both.index);
 });
