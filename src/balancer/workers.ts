@@ -28,6 +28,7 @@ type ToWorker =
   | { t: 'lnb:close'; graceMs: number };
 
 type FromWorker =
+  | { t: 'lnb:ready' }
   | { t: 'lnb:listening'; addresses: BoundAddress[] }
   | { t: 'lnb:failed'; message: string }
   | { t: 'lnb:stats'; req: number; stats: BalancerStats }
@@ -180,7 +181,10 @@ export class WorkerPool {
     return new Promise<void>((resolve, reject) => {
       const onMessage = (message: unknown): void => {
         if (!isFromWorker(message)) return;
-        if (message.t === 'lnb:listening') {
+        if (message.t === 'lnb:ready') {
+          // Only now is the worker's message handler attached: messages sent earlier are lost.
+          this.send(worker, { t: 'lnb:start', options: { ...this.options, workers: 1 }, backends: this.backends, drained: [...this.drained] });
+        } else if (message.t === 'lnb:listening') {
           worker.off('message', onMessage);
           this.bound = message.addresses;
           resolve();
@@ -191,7 +195,6 @@ export class WorkerPool {
       };
       worker.on('message', onMessage);
       worker.once('exit', (code) => reject(new BalancerError('WORKER_FAILED', `balancer worker exited with ${code} while starting`)));
-      this.send(worker, { t: 'lnb:start', options: { ...this.options, workers: 1 }, backends: this.backends, drained: [...this.drained] });
     });
   }
 
@@ -269,4 +272,5 @@ export function runBalancerWorker(): void {
         break;
     }
   });
+  reply({ t: 'lnb:ready' });
 }
