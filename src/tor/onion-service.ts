@@ -151,7 +151,7 @@ export async function readOnionKeyFile(path: string): Promise<string | undefined
 
 /** Writes the key blob with mode 0600, atomically (temporary file in the same folder, then rename). */
 export async function writeOnionKeyFile(path: string, blob: string): Promise<void> {
-  decodeOnionKeyBlob(blob);
+  keyBase64(blob); // validates: never persist something Tor could not take back
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(temporary, 'wx', 0o600);
