@@ -62,7 +62,10 @@ export async function createClusterCertificate(options: ClusterCertificateOption
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     // Positive 128-bit serial (top bit cleared so the DER INTEGER stays positive).
     serialNumber: randomSerial(),
-    name: `CN=${options.commonName ?? CLUSTER_CERTIFICATE_COMMON_NAME}`,
+    // The random OU makes each certificate's subject unique. OpenSSL finds trust anchors by subject
+    // name; two trusted self-signed certificates with the same subject (during a rotation) make it
+    // pick the wrong one and fail with "self-signed certificate".
+    name: `CN=${options.commonName ?? CLUSTER_CERTIFICATE_COMMON_NAME}, OU=${randomBytes(8).toString('hex')}`,
     notBefore,
     notAfter,
     signingAlgorithm: algorithm,

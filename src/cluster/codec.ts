@@ -153,7 +153,10 @@ export class PayloadReader {
   /** A copy, so a long-lived message does not pin the socket's receive buffer. */
   fixedBytes(length: number): Uint8Array {
     const at = this.need(length);
-    return this.bytes.slice(at, at + length);
+    // Not `slice`: on a Buffer (socket data) it returns a view, not a copy.
+    const copy = new Uint8Array(length);
+    copy.set(this.bytes.subarray(at, at + length));
+    return copy;
   }
 
   bytes16(): Uint8Array {

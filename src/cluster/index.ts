@@ -8,3 +8,4 @@ export * from './handshake.js';
 export * from './server.js';
 export * from './client.js';
 export * from './node-key.js';
+export { installReflectMetadataShim } from './reflect-shim.js';
