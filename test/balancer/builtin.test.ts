@@ -136,13 +136,13 @@ test('global cap refuses connections beyond it', async (t) => {
 });
 
 test('a client that never sends a byte is closed after the idle timeout; one that does is not', async (t) => {
-  const { port, balancer } = await setup(t, 1, { idleTimeoutMs: 200 });
+  const { port, balancer } = await setup(t, 1, { idleTimeoutMs: 1_000 });
   const silent = net.connect({ port, host: '127.0.0.1' });
   const silentOutcome = outcome(silent, 5_000);
   const talker = (await echoOnce(port, 'hi', { keepOpen: true })).socket;
   t.is(await silentOutcome, 'closed');
   t.is(balancer.stats().idleTimeouts, 1);
-  await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, 1_100));
   t.false(talker.destroyed);
   talker.write('again');
   const [d] = (await once(talker, 'data')) as [Buffer];
