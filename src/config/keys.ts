@@ -55,6 +55,7 @@ export const CONFIG_KEYS = {
   'front.max-peers': { schema: positiveInt, default: 10000, doc: 'peer sessions on this front' },
   'front.max-handshakes-per-ip': { schema: positiveInt, default: 8, doc: 'concurrent handshakes per source address' },
   'front.disconnect-grace-ms': { schema: nonNegativeInt, default: 30000, doc: 'peers kept this long after the back is lost' },
+  'front.dial-source-address': { schema: z.string(), default: '', doc: 'local address outgoing peer connections are made from (multi-homed hosts)' },
   'front.tor-socks': { schema: optionalHostPort, default: '', doc: 'Tor SOCKS5 proxy for .onion peers' },
 
   'peer.ping-interval-ms': { schema: positiveInt, default: 30000, doc: 'ping peers silent this long' },

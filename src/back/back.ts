@@ -1,0 +1,349 @@
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Counter, Gauge } from 'prom-client';
+import { ClusterServer, type FrontConnection } from '../cluster/server.js';
+import type { ClusterCredentials } from '../cluster/certificate.js';
+import type { ClusterLink } from '../cluster/link.js';
+import type { ClusterMessage, PeerTarget } from '../cluster/messages.js';
+import type { Config } from '../config/keys.js';
+import { splitHostPort } from '../config/load.js';
+import { chainHash, type Network } from '../lightning/chains.js';
+import { combineFeatures } from '../lightning/features/index.js';
+import { messageTypeName } from '../lightning/wire/types.js';
+import { FRONT_FEATURES } from '../front/front-features.js';
+import { getOrCreate } from '../util/metrics.js';
+import { startOpsServer, type OpsServer } from '../util/ops-server.js';
+import type { Logger } from '../util/log.js';
+import { AdminError, adminRouter, type AdminRoutes } from './admin-api.js';
+import type { ChannelEngine, ChannelEngineHost } from './channel-engine.js';
+import { Dispatcher, type ConnectResult } from './dispatcher.js';
+import { EcdhService } from './ecdh-service.js';
+import { FrontRegistry } from './front-registry.js';
+import { PeerRegistry, type PeerRecord } from './peer-registry.js';
+import { Reconnector } from './reconnector.js';
+
+/**
+ * The back: one per node. It owns the node identity, the registry of fronts and peers, the channel
+ * engine, outgoing dispatch and the admin API. It never accepts peer TCP connections: fronts do,
+ * and report over their cluster link.
+ */
+export interface BackOptions {
+  config: Config;
+  log: Logger;
+  credentials: ClusterCredentials;
+  nodeId: Uint8Array;
+  /** The node key holder's ECDH, for keyless fronts. */
+  ecdh(point: Uint8Array): Uint8Array;
+  /** Builds the channel engine once the host (this back) exists. */
+  createEngine(host: ChannelEngineHost): ChannelEngine;
+  adminPassword: string;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const fromHex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'));
+
+export class Back {
+  readonly fronts = new FrontRegistry();
+  readonly peers = new PeerRegistry();
+  readonly dispatcher: Dispatcher;
+  readonly reconnector: Reconnector;
+  readonly engine: ChannelEngine;
+  readonly #links = new Map<string, ClusterLink>();
+  readonly #ecdh: EcdhService;
+  readonly #server: ClusterServer;
+  /** Known addresses of peers (from connect requests and inbound sessions), for reconnection. */
+  readonly #addresses = new Map<string, { host: string; port: number }>();
+  readonly #persistent = new Set<string>();
+  #ops: OpsServer | undefined;
+  readonly #log: Logger;
+  readonly #metrics = {
+    fronts: getOrCreate('lncluster_back_fronts', (r) => new Gauge({ name: 'lncluster_back_fronts', help: 'fronts linked to the back', registers: [r] })),
+    peers: getOrCreate('lncluster_back_peers', (r) => new Gauge({ name: 'lncluster_back_peers', help: 'live peer sessions', labelNames: ['front', 'direction'], registers: [r] })),
+    messages: getOrCreate(
+      'lncluster_back_peer_messages_total',
+      (r) => new Counter({ name: 'lncluster_back_peer_messages_total', help: 'peer messages through the back', labelNames: ['type', 'direction'], registers: [r] }),
+    ),
+    frontDeaths: getOrCreate('lncluster_back_front_links_lost_total', (r) => new Counter({ name: 'lncluster_back_front_links_lost_total', help: 'front links lost, by reason', labelNames: ['reason'], registers: [r] })),
+  };
+
+  constructor(private readonly options: BackOptions) {
+    const { config } = options;
+    this.#log = options.log.child({ module: 'back' });
+    this.engine = options.createEngine({
+      sendToPeer: (nodeId, message) => this.sendToPeer(hex(nodeId), message),
+      disconnectPeer: (nodeId, reason) => this.disconnectPeer(hex(nodeId), reason),
+    });
+    this.#ecdh = new EcdhService({ ecdh: options.ecdh, isRegisteredFront: (id) => this.fronts.has(id), ratePerSecond: config['back.ecdh-rate-per-front'] });
+    this.dispatcher = new Dispatcher({
+      fronts: this.fronts,
+      sendConnectRequest: (frontId, requestId, nodeId, host, port) =>
+        this.#sendToFront(frontId, { type: 'connect-request', requestId, nodeId: fromHex(nodeId), host, port }),
+      answerTimeoutMs: config['peer.connect-timeout-ms'] + config['peer.handshake-timeout-ms'] + config['peer.init-timeout-ms'] + 5_000,
+      livePeersOf: (frontId) => this.peers.countOnFront(frontId),
+    });
+    this.reconnector = new Reconnector({
+      connect: async (nodeId) => {
+        const address = this.#addresses.get(nodeId);
+        if (!address || this.peers.get(nodeId)) return true;
+        return (await this.connect(nodeId, address.host, address.port)).ok;
+      },
+    });
+    const { host, port } = splitHostPort(config['back.cluster-listen']);
+    const features = combineFeatures(this.engine.initFeatures(), FRONT_FEATURES);
+    this.#server = new ClusterServer({
+      credentials: options.credentials,
+      host,
+      port,
+      welcome: () => ({
+        nodeId: options.nodeId,
+        chainHash: chainHash(config.network as Network),
+        initFeatures: features,
+        pingIntervalMs: config['peer.ping-interval-ms'],
+        pingTimeoutMs: config['peer.pong-timeout-ms'],
+        settingsJson: JSON.stringify({
+          handshakeTimeoutMs: config['peer.handshake-timeout-ms'],
+          initTimeoutMs: config['peer.init-timeout-ms'],
+          connectTimeoutMs: config['peer.connect-timeout-ms'],
+        }),
+      }),
+    });
+    this.#server.on('front', (connection) => this.#onFront(connection));
+    this.#server.on('rejected', ({ remoteAddress, error }) => this.#log.warn({ remote: remoteAddress, reason: error.message }, 'cluster connection rejected'));
+  }
+
+  get nodeIdHex(): string {
+    return hex(this.options.nodeId);
+  }
+
+  async start(): Promise<{ clusterAddress: string; adminUrl: string }> {
+    const cluster = await this.#server.listen();
+    const { host, port } = splitHostPort(this.options.config['ops.listen']);
+    this.#ops = await startOpsServer({
+      host,
+      port,
+      readiness: () => [],
+      details: () => ({ role: 'back', nodeId: this.nodeIdHex, fronts: this.fronts.list().length, peers: this.peers.size }),
+      routes: adminRouter(this.#adminRoutes(), () => this.options.adminPassword),
+    });
+    const dataDir = this.options.config['data-dir'];
+    mkdirSync(dataDir, { recursive: true });
+    const clusterAddress = `${cluster.address}:${cluster.port}`;
+    writeFileSync(join(dataDir, 'admin.json'), JSON.stringify({ adminUrl: this.#ops.url, clusterAddress, nodeId: this.nodeIdHex, pid: process.pid }) + '\n', { mode: 0o600 });
+    this.#log.info({ clusterAddress, adminUrl: this.#ops.url, nodeId: this.nodeIdHex, network: this.options.config.network }, 'back started');
+    return { clusterAddress, adminUrl: this.#ops.url };
+  }
+
+  async stop(): Promise<void> {
+    this.reconnector.close();
+    this.dispatcher.close();
+    await this.#server.close();
+    await this.engine.close();
+    await this.#ops?.close();
+  }
+
+  // ---- peers --------------------------------------------------------------------------------------
+
+  sendToPeer(nodeId: string, message: Uint8Array): boolean {
+    const peer = this.peers.get(nodeId);
+    if (!peer) {
+      this.#log.debug({ peer: nodeId }, 'message for a peer that is not connected dropped');
+      return false;
+    }
+    this.#countMessage(message, 'out');
+    return this.#sendToFront(peer.frontId, { type: 'send-to-peer', target: sessionTarget(peer), data: message });
+  }
+
+  disconnectPeer(nodeId: string, reason: string): boolean {
+    const peer = this.peers.get(nodeId);
+    if (!peer) return false;
+    return this.#sendToFront(peer.frontId, { type: 'disconnect-peer', target: sessionTarget(peer), reason });
+  }
+
+  /** Dials a node through the least-loaded front (retried once elsewhere). */
+  async connect(nodeId: string, host: string, port: number, persistent = false): Promise<ConnectResult> {
+    this.#addresses.set(nodeId, { host, port });
+    if (persistent) this.#persistent.add(nodeId);
+    const result = await this.dispatcher.connect(nodeId, host, port);
+    this.#log.info({ peer: nodeId, host, port, outcome: result.outcome, attempts: result.attempts }, 'outgoing connection');
+    return result;
+  }
+
+  // ---- fronts -------------------------------------------------------------------------------------
+
+  #onFront({ frontId, link, hello, remoteAddress }: FrontConnection): void {
+    const log = this.#log.child({ front: frontId });
+    if (this.#links.has(frontId)) this.#dropFront(frontId, 'replaced by a new link');
+    this.#links.set(frontId, link);
+    this.fronts.add({ id: frontId, listenAddress: hello.listenAddresses[0] ?? remoteAddress, keyless: !hello.holdsNodeKey });
+    this.#metrics.fronts.set(this.fronts.list().length);
+    log.info({ remote: remoteAddress, listen: hello.listenAddresses, keyless: !hello.holdsNodeKey }, 'front linked');
+    link.on('message', (message) => {
+      try {
+        this.#onFrontMessage(frontId, link, message, log);
+      } catch (error) {
+        log.error({ err: error, type: message.type }, 'failed to handle a front message');
+      }
+    });
+    link.once('close', (closed) => {
+      if (this.#links.get(frontId) !== link) return;
+      this.#metrics.frontDeaths.inc({ reason: closed.reason });
+      log.warn({ reason: closed.reason, detail: closed.message }, 'front link lost');
+      this.#dropFront(frontId, closed.message);
+    });
+  }
+
+  #dropFront(frontId: string, reason: string): void {
+    this.#links.delete(frontId);
+    this.fronts.remove(frontId);
+    this.#ecdh.forget(frontId);
+    this.dispatcher.onFrontGone(frontId);
+    for (const peer of this.peers.removeFront(frontId)) this.#peerGone(peer, `front ${frontId} lost: ${reason}`);
+    this.#metrics.fronts.set(this.fronts.list().length);
+  }
+
+  #onFrontMessage(frontId: string, link: ClusterLink, message: ClusterMessage, log: Logger): void {
+    switch (message.type) {
+      case 'heartbeat':
+        if (message.load) this.fronts.heartbeat(frontId, message.load, false);
+        return;
+      case 'peer-ready':
+        this.#onPeerReady(frontId, message.sessionId, hex(message.nodeId), message.remoteAddress, message.direction, message.initMessage, log);
+        return;
+      case 'peer-down': {
+        const removed = this.peers.remove(hex(message.nodeId), frontId, String(message.sessionId));
+        if (removed) this.#peerGone(removed, message.reason);
+        return;
+      }
+      case 'peer-message': {
+        const nodeId = hex(message.nodeId);
+        if (!this.peers.isCurrent(nodeId, frontId, String(message.sessionId))) return; // a replaced session's late message
+        this.#countMessage(message.data, 'in');
+        this.engine.handleMessage(message.nodeId, message.data);
+        return;
+      }
+      case 'connect-result':
+        this.dispatcher.onConnectResult(frontId, message.requestId, message.outcome, message.message);
+        return;
+      case 'ecdh-request':
+        link.send({ type: 'ecdh-reply', requestId: message.requestId, result: this.#ecdh.answer(frontId, message.point) });
+        return;
+      case 'gossip':
+        return; // handled by the gossip service when configured
+      default:
+        log.warn({ type: message.type }, 'unexpected message from a front');
+    }
+  }
+
+  #onPeerReady(frontId: string, sessionId: number, nodeId: string, remoteAddress: string, direction: 'inbound' | 'outbound', init: Uint8Array, log: Logger): void {
+    const record: PeerRecord = { nodeId, frontId, sessionId: String(sessionId), remoteAddress, inbound: direction === 'inbound', connectedAt: Date.now(), init };
+    const previous = this.peers.add(record);
+    if (previous) {
+      log.info({ peer: nodeId, previousFront: previous.frontId }, 'a new session replaces the previous one');
+      this.#sendToFront(previous.frontId, { type: 'disconnect-peer', target: sessionTarget(previous), reason: 'replaced by a newer session' });
+      this.engine.peerDisconnected(fromHex(nodeId));
+      this.#metrics.peers.dec({ front: previous.frontId, direction: previous.inbound ? 'inbound' : 'outbound' });
+    }
+    this.#metrics.peers.inc({ front: frontId, direction });
+    this.reconnector.peerUp(nodeId);
+    log.info({ peer: nodeId, remote: remoteAddress, direction, session: sessionId }, 'peer ready');
+    this.engine.peerConnected({ nodeId: fromHex(nodeId), inbound: record.inbound, init, remoteAddress }).catch((error: unknown) => {
+      log.info({ peer: nodeId, reason: (error as Error).message }, 'channel engine refused the peer');
+      this.disconnectPeer(nodeId, `refused: ${(error as Error).message}`);
+    });
+    if (record.inbound) this.#evictUnfundedInbound(log);
+  }
+
+  /** Keeps at most back.max-unfunded-inbound-peers inbound peers without channels; oldest go first. */
+  #evictUnfundedInbound(log: Logger): void {
+    const limit = this.options.config['back.max-unfunded-inbound-peers'];
+    const unfunded = this.peers
+      .list()
+      .filter((p) => p.inbound && !this.#persistent.has(p.nodeId) && !this.engine.hasChannelWith(fromHex(p.nodeId)))
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+    for (const peer of unfunded.slice(0, Math.max(0, unfunded.length - limit))) {
+      log.info({ peer: peer.nodeId }, 'evicting the oldest inbound peer without channels');
+      this.disconnectPeer(peer.nodeId, 'too many peers without channels');
+    }
+  }
+
+  #peerGone(peer: PeerRecord, reason: string): void {
+    this.#metrics.peers.dec({ front: peer.frontId, direction: peer.inbound ? 'inbound' : 'outbound' });
+    this.#log.info({ peer: peer.nodeId, front: peer.frontId, reason }, 'peer down');
+    this.engine.peerDisconnected(fromHex(peer.nodeId));
+    if (this.#persistent.has(peer.nodeId) || this.engine.hasChannelWith(fromHex(peer.nodeId))) this.reconnector.peerDown(peer.nodeId);
+  }
+
+  #sendToFront(frontId: string, message: ClusterMessage): boolean {
+    const link = this.#links.get(frontId);
+    if (!link || link.closed) return false;
+    link.send(message);
+    return true;
+  }
+
+  #countMessage(message: Uint8Array, direction: 'in' | 'out'): void {
+    const type = message.length >= 2 ? messageTypeName((message[0]! << 8) | message[1]!) : 'empty';
+    this.#metrics.messages.inc({ type, direction });
+  }
+
+  // ---- admin API ----------------------------------------------------------------------------------
+
+  info(): Record<string, unknown> {
+    return {
+      nodeId: this.nodeIdHex,
+      network: this.options.config.network,
+      fronts: this.fronts.list().length,
+      peers: this.peers.size,
+      publicAddresses: this.options.config['back.public-addresses'],
+    };
+  }
+
+  #adminRoutes(): AdminRoutes {
+    return {
+      get: {
+        getinfo: () => this.info(),
+        peers: () =>
+          this.peers.list().map((p) => ({
+            nodeId: p.nodeId,
+            front: p.frontId,
+            session: p.sessionId,
+            address: p.remoteAddress,
+            direction: p.inbound ? 'inbound' : 'outbound',
+            connectedAt: new Date(p.connectedAt).toISOString(),
+          })),
+        fronts: () =>
+          this.fronts.list().map((f) => ({
+            id: f.id,
+            listen: f.listenAddress,
+            keyless: f.keyless,
+            healthy: Date.now() - f.lastHeartbeatAt < 3_000,
+            draining: f.draining,
+            peers: this.peers.countOnFront(f.id),
+            load: f.load,
+            connectedAt: new Date(f.connectedAt).toISOString(),
+          })),
+      },
+      post: {
+        connect: async (body) => {
+          const uri = typeof body['uri'] === 'string' ? body['uri'] : '';
+          const match = /^(0[23][0-9a-fA-F]{64})@(.+):(\d{1,5})$/.exec(uri);
+          if (!match) throw new AdminError(400, 'bad-uri', 'expected <node_id>@<host>:<port>');
+          const host = match[2]!.replace(/^\[(.*)\]$/, '$1');
+          const result = await this.connect(match[1]!.toLowerCase(), host, Number(match[3]), body['persistent'] === true);
+          if (result.outcome === 'no-front') throw new AdminError(503, 'no-front', result.message);
+          return result;
+        },
+        disconnect: (body) => {
+          const nodeId = typeof body['nodeId'] === 'string' ? body['nodeId'].toLowerCase() : '';
+          this.#persistent.delete(nodeId);
+          this.reconnector.forget(nodeId);
+          if (!this.disconnectPeer(nodeId, 'disconnect requested by the operator')) throw new AdminError(404, 'not-connected', `peer ${nodeId} is not connected`);
+          return { disconnected: nodeId };
+        },
+      },
+    };
+  }
+}
+
+function sessionTarget(peer: PeerRecord): PeerTarget {
+  return { kind: 'session', sessionId: Number(peer.sessionId) };
+}

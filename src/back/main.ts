@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { clusterCredentialsFromConfig } from '../config/cluster-credentials.js';
+import { loadNodeKey } from '../config/node-key.js';
+import { defaultCrypto } from '../lightning/crypto/index.js';
+import { DEFAULT_ENGINE_FEATURES } from '../front/front-features.js';
+import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
+import { moduleLogger } from '../util/log.js';
+import { Back } from './back.js';
+import { localEcdh } from './ecdh-service.js';
+import { RejectingChannelEngine } from './rejecting-engine.js';
+
+/** `lncluster back`: the node's one back. */
+export async function runBack(argv: string[]): Promise<number> {
+  const { loaded, log } = setupRole('back', { argv });
+  if (loaded.rest.length > 0) throw new UsageError(`unknown arguments for back: ${loaded.rest.join(' ')}`);
+  const { config } = loaded;
+  const nodeKey = await loadNodeKey(config);
+  const credentials = await clusterCredentialsFromConfig(config);
+  let adminPassword: string;
+  try {
+    adminPassword = readFileSync(config['back.admin-password-file'], 'utf8').trim();
+  } catch {
+    throw new UsageError(`cannot read the admin password file ${config['back.admin-password-file']} (back.admin-password-file)`);
+  }
+  const back = new Back({
+    config,
+    log,
+    credentials,
+    nodeId: nodeKey.nodeId,
+    ecdh: localEcdh(defaultCrypto(), nodeKey.secret),
+    adminPassword,
+    createEngine: (host) => new RejectingChannelEngine(host, DEFAULT_ENGINE_FEATURES, moduleLogger('channels')),
+  });
+  const started = await back.start();
+  onShutdown(() => back.stop(), log);
+  printReady({ role: 'back', id: 'back', nodeId: back.nodeIdHex, cluster: started.clusterAddress, adminUrl: started.adminUrl, metrics: `${started.adminUrl}/metrics` });
+  return await new Promise<number>(() => undefined); // runs until a signal
+}

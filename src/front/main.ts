@@ -1,0 +1,19 @@
+import { clusterCredentialsFromConfig } from '../config/cluster-credentials.js';
+import { loadNodeKey } from '../config/node-key.js';
+import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
+import { Front } from './front.js';
+
+/** `lncluster front`: one stateless front. */
+export async function runFront(argv: string[]): Promise<number> {
+  const { loaded, log } = setupRole('front', { argv });
+  if (loaded.rest.length > 0) throw new UsageError(`unknown arguments for front: ${loaded.rest.join(' ')}`);
+  const { config } = loaded;
+  // Keyless (delegated) fronts never read the node key, from any source.
+  const nodeKey = config['front.node-key'] === 'local' ? await loadNodeKey(config) : undefined;
+  const credentials = await clusterCredentialsFromConfig(config);
+  const front = new Front({ config, log, credentials, nodeKey });
+  const started = await front.start();
+  onShutdown(() => front.stop(), log);
+  printReady({ role: 'front', id: front.id, listen: started.listen, metrics: `${started.opsUrl}/metrics`, health: `${started.opsUrl}/health` });
+  return await new Promise<number>(() => undefined);
+}
