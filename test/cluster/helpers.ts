@@ -2,6 +2,13 @@ import { once } from 'node:events';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import {
   ClusterServer,
+  decodeMessage,
+  encodeFrame,
+  encodeMessagePayload,
+  FrameDecoder,
+  frameTypeOf,
+  type ClusterMessage,
+  type HelloMessage,
   clusterCredentialsFromPem,
   createClusterCertificate,
   type ClusterCredentials,
@@ -85,3 +92,43 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     }),
   ]);
 }
+
+export function sendRaw(socket: TLSSocket, message: ClusterMessage): void {
+  socket.write(encodeFrame(frameTypeOf(message.type), encodeMessagePayload(message)));
+}
+
+/** Collects the messages a raw socket receives (ignoring undecodable input). */
+export function collectMessages(socket: TLSSocket): { messages: ClusterMessage[]; next: (type: ClusterMessage['type']) => Promise<ClusterMessage> } {
+  const messages: ClusterMessage[] = [];
+  const waiters: Array<{ type: string; resolve: (m: ClusterMessage) => void }> = [];
+  const decoder = new FrameDecoder();
+  socket.on('data', (chunk: Buffer) => {
+    decoder.push(chunk);
+    for (let frame = decoder.next(); frame; frame = decoder.next()) {
+      const message = decodeMessage(frame.type, frame.payload);
+      messages.push(message);
+      for (const waiter of waiters.filter((w) => w.type === message.type)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(message);
+      }
+    }
+  });
+  return {
+    messages,
+    next: (type) => {
+      const seen = messages.find((m) => m.type === type);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ type, resolve }));
+    },
+  };
+}
+
+export const HELLO: HelloMessage = {
+  type: 'hello',
+  minVersion: 1,
+  maxVersion: 1,
+  frontId: 'raw-front',
+  listenAddresses: [],
+  capacity: 10,
+  holdsNodeKey: true,
+};
