@@ -21,7 +21,7 @@ if (torBin) {
   let scratch: string;
 
   test.before(async () => {
-    tor = await startTor(torBin, { hashedPassword: await hashPassword(torBin, PASSWORD) });
+    tor = await startTor(torBin, { hashedPassword: await hashPassword(torBin, PASSWORD), controlSocket: true });
     scratch = await mkdtemp(path.join(os.tmpdir(), 'lncluster-tor-test-'));
   });
   test.after.always(async () => {
@@ -56,6 +56,15 @@ if (torBin) {
       t.regex(replyKeyValues(reply).get('version')?.[0] ?? '', /^\d+\.\d+/);
     });
   }
+
+  test('connects over the unix control socket too', async (t) => {
+    const conn = await TorControlConnection.connect({ path: tor.controlSocketPath! });
+    t.teardown(() => conn.close());
+    t.is((await authenticate(conn)).method, 'SAFECOOKIE');
+    const closed = new Promise((resolve) => conn.once('close', resolve));
+    await conn.quit();
+    t.is(await closed, undefined, 'a close we asked for carries no error');
+  });
 
   test('SAFECOOKIE is chosen when nothing is forced', async (t) => {
     const conn = await connect(t);

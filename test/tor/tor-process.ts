@@ -71,6 +71,8 @@ export interface TorStartOptions {
    * directory authority is a closed local port, so Tor opens its SocksPort and never reaches anything.
    */
   network?: 'disabled' | 'unreachable';
+  /** Also listen on a unix control socket (DataDirectory/control.sock). */
+  controlSocket?: boolean;
 }
 
 export interface TorInstance {
@@ -79,6 +81,7 @@ export interface TorInstance {
   readonly socksPort: number | undefined;
   readonly dataDir: string;
   readonly cookieFile: string;
+  readonly controlSocketPath: string | undefined;
   /** Kills tor (SIGKILL, by PID) and waits for its exit. Idempotent. */
   kill(): Promise<void>;
   /** kill() and remove the temp folder (when this instance created it). */
@@ -99,6 +102,8 @@ export async function startTor(tor: string, options: TorStartOptions = {}): Prom
     // Tor exits by itself if the test process dies without its teardown (ava timeout, crash).
     `__OwningControllerProcess ${process.pid}`,
   ];
+  const controlSocketPath = options.controlSocket ? path.join(dataDir, 'control.sock') : undefined;
+  if (controlSocketPath) lines.push(`ControlSocket ${controlSocketPath}`);
   if (options.hashedPassword) lines.push(`HashedControlPassword ${options.hashedPassword}`);
   if (network === 'disabled') {
     lines.push('DisableNetwork 1', 'SocksPort 0');
@@ -153,12 +158,14 @@ export async function startTor(tor: string, options: TorStartOptions = {}): Prom
     });
     const cookieFile = path.join(dataDir, 'control_auth_cookie');
     if (options.cookie !== false) await waitForFile(cookieFile);
+    if (controlSocketPath) await waitForFile(controlSocketPath);
     return {
       pid,
       controlPort: ports.control,
       socksPort: ports.socks,
       dataDir,
       cookieFile,
+      controlSocketPath,
       kill,
       stop: async () => {
         await kill();
