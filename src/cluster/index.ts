@@ -9,3 +9,4 @@ export * from './server.js';
 export * from './client.js';
 export * from './node-key.js';
 export { installReflectMetadataShim } from './reflect-shim.js';
+export * from './data-dir.js';
