@@ -12,6 +12,8 @@ import { combineFeatures } from '../lightning/features/index.js';
 import { messageTypeName } from '../lightning/wire/types.js';
 import { FRONT_FEATURES } from '../front/front-features.js';
 import { getOrCreate } from '../util/metrics.js';
+import { SERVICES } from '../discovery/services.js';
+import type { ServiceInstance } from '../discovery/types.js';
 import { startOpsServer, type OpsServer } from '../util/ops-server.js';
 import type { Logger } from '../util/log.js';
 import { AdminError, adminRouter, type AdminRoutes } from './admin-api.js';
@@ -55,6 +57,9 @@ export class Back {
   readonly #addresses = new Map<string, { host: string; port: number }>();
   readonly #persistent = new Set<string>();
   #ops: OpsServer | undefined;
+  /** Embedded discovery: bumped on every change of the set of fronts (not on heartbeats). */
+  #registryIndex = 1;
+  readonly #registryWaiters = new Set<() => void>();
   readonly #log: Logger;
   readonly #metrics = {
     fronts: getOrCreate('lncluster_back_fronts', (r) => new Gauge({ name: 'lncluster_back_fronts', help: 'fronts linked to the back', registers: [r] })),
@@ -134,6 +139,7 @@ export class Back {
   }
 
   async stop(): Promise<void> {
+    for (const wake of [...this.#registryWaiters]) wake();
     this.reconnector.close();
     this.dispatcher.close();
     await this.#server.close();
@@ -175,6 +181,7 @@ export class Back {
     if (this.#links.has(frontId)) this.#dropFront(frontId, 'replaced by a new link');
     this.#links.set(frontId, link);
     this.fronts.add({ id: frontId, listenAddress: hello.listenAddresses[0] ?? remoteAddress, keyless: !hello.holdsNodeKey });
+    this.#registryChanged();
     this.#metrics.fronts.set(this.fronts.list().length);
     log.info({ remote: remoteAddress, listen: hello.listenAddresses, keyless: !hello.holdsNodeKey }, 'front linked');
     link.on('message', (message) => {
@@ -199,12 +206,52 @@ export class Back {
     this.dispatcher.onFrontGone(frontId);
     for (const peer of this.peers.removeFront(frontId)) this.#peerGone(peer, `front ${frontId} lost: ${reason}`);
     this.#metrics.fronts.set(this.fronts.list().length);
+    this.#registryChanged();
+  }
+
+  #registryChanged(): void {
+    this.#registryIndex++;
+    for (const wake of [...this.#registryWaiters]) wake();
+  }
+
+  /** Healthy fronts as discovery instances (the embedded registry). */
+  frontInstances(): ServiceInstance[] {
+    return this.fronts
+      .list()
+      .map((f) => {
+        const colon = f.listenAddress.lastIndexOf(':');
+        return {
+          id: f.id,
+          service: SERVICES.front,
+          address: f.listenAddress.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
+          port: Number(f.listenAddress.slice(colon + 1)),
+          meta: { role: 'front' as const, nodeId: this.nodeIdHex, draining: f.draining, keyless: f.keyless },
+        };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Blocking query, Consul style: answers when the index moves past `index`, or after `waitMs`. */
+  async #watchRegistry(service: string, index: number, waitMs: number): Promise<{ index: number; instances: ServiceInstance[] }> {
+    if (index >= this.#registryIndex) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(Math.max(waitMs, 0), 300_000));
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        const waiters = this.#registryWaiters;
+        waiters.add(done);
+      });
+    }
+    return { index: this.#registryIndex, instances: service === SERVICES.front ? this.frontInstances() : [] };
   }
 
   #onFrontMessage(frontId: string, link: ClusterLink, message: ClusterMessage, log: Logger): void {
     switch (message.type) {
       case 'heartbeat':
-        if (message.load) this.fronts.heartbeat(frontId, message.load, false);
+        if (message.load) this.fronts.heartbeat(frontId, message.load);
         return;
       case 'peer-ready':
         this.#onPeerReady(frontId, message.sessionId, hex(message.nodeId), message.remoteAddress, message.direction, message.initMessage, log);
@@ -301,6 +348,8 @@ export class Back {
     return {
       get: {
         getinfo: () => this.info(),
+        discovery: (query) =>
+          this.#watchRegistry(String(query['service'] ?? SERVICES.front), Number(query['index'] ?? 0) || 0, Number(query['wait'] ?? 0) || 0),
         peers: () =>
           this.peers.list().map((p) => ({
             nodeId: p.nodeId,
@@ -323,6 +372,14 @@ export class Back {
           })),
       },
       post: {
+        drain: (body) => {
+          const front = typeof body['front'] === 'string' ? body['front'] : '';
+          const draining = body['draining'] !== false;
+          if (!this.fronts.setDraining(front, draining)) throw new AdminError(404, 'unknown-front', `no front ${front}`);
+          this.#registryChanged();
+          this.#log.info({ front, draining }, draining ? 'front draining' : 'front back in service');
+          return { front, draining };
+        },
         connect: async (body) => {
           const uri = typeof body['uri'] === 'string' ? body['uri'] : '';
           const match = /^(0[23][0-9a-fA-F]{64})@(.+):(\d{1,5})$/.exec(uri);

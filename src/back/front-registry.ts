@@ -50,12 +50,19 @@ export class FrontRegistry {
     return [...this.#fronts.values()];
   }
 
-  heartbeat(id: string, load: FrontLoad, draining: boolean, now = Date.now()): void {
+  heartbeat(id: string, load: FrontLoad, now = Date.now()): void {
     const front = this.#fronts.get(id);
     if (!front) return;
     front.load = load;
-    front.draining = draining;
     front.lastHeartbeatAt = now;
+  }
+
+  /** Operator's drain: no new peers or dials for that front; returns false for an unknown front. */
+  setDraining(id: string, draining: boolean): boolean {
+    const front = this.#fronts.get(id);
+    if (!front) return false;
+    front.draining = draining;
+    return true;
   }
 
   dialStarted(id: string): void {

@@ -12,7 +12,9 @@ commands:
   peers                            live peers and the front each is on
   fronts                           linked fronts with health and load
   connect <node_id>@<host>:<port>  dial through the least-loaded front
-  disconnect <node_id>             close that peer's session`;
+  disconnect <node_id>             close that peer's session
+  drain <front_id>                 no new peers for that front (the balancer stops choosing it)
+  undrain <front_id>               put a drained front back in service`;
 
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -111,6 +113,13 @@ export async function runCli(argv: string[]): Promise<number> {
       const nodeId = args[0];
       if (!nodeId || !/^0[23][0-9a-fA-F]{64}$/.test(nodeId)) throw new CliError('disconnect needs <node_id>', 2);
       result = await callAdmin(endpoint(), 'POST', 'disconnect', { nodeId: nodeId.toLowerCase() });
+      break;
+    }
+    case 'drain':
+    case 'undrain': {
+      const front = args[0];
+      if (!front) throw new CliError(`${command} needs <front_id>`, 2);
+      result = await callAdmin(endpoint(), 'POST', 'drain', { front, draining: command === 'drain' });
       break;
     }
     case undefined:
