@@ -61,7 +61,7 @@ export class ClusterServer extends EventEmitter<ClusterServerEvents> {
   constructor(private readonly options: ClusterServerOptions) {
     super();
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    this.server = createClusterTlsServer(options.credentials);
+    this.server = createClusterTlsServer(options.credentials, this.handshakeTimeoutMs);
     this.server.on('secureConnection', (socket) => this.onSecureConnection(socket));
     this.server.on('tlsClientError', (error, socket) => {
       socket.destroy();

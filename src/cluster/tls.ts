@@ -38,10 +38,12 @@ export function untrustedCertificateError(socket: TLSSocket): ClusterProtocolErr
 }
 
 /** A TLS server that requires the client's cluster certificate. Pinning is checked per connection by the caller. */
-export function createClusterTlsServer(credentials: ClusterCredentials): Server {
+export function createClusterTlsServer(credentials: ClusterCredentials, handshakeTimeoutMs = 10_000): Server {
   return tlsCreateServer({
     ...baseOptions(credentials),
     requestCert: true,
+    // Node's default is 120 s: too long for a connection that has not even proven who it is.
+    handshakeTimeout: handshakeTimeoutMs,
   });
 }
 
