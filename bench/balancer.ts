@@ -1,0 +1,225 @@
+// Balancer benchmark: the same backends reached directly, through the built-in balancer (1 and 2
+// worker processes) and through HAProxy (one thread), side by side in one run.
+//   bulk      MB/s of 4 parallel uploads of 32 MiB each
+//   conn/s    connect, 1-byte request, 1-byte answer, close; 16 in parallel for 1 s
+//   latency   64-byte ping-pong on one connection, p50/p99; "added" = minus the direct figure
+// Clients, balancer and backends share the machine (2 cores here), so absolute numbers are low and
+// the ratios are what to read.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { HaproxyDataPlane, findHaproxyBinary } from '../src/balancer/haproxy.js';
+
+export interface BenchResult {
+  bench: string;
+  value: number;
+  unit: string;
+  baseline: number | null;
+}
+
+const BULK_STREAMS = 4;
+const BULK_BYTES_PER_STREAM = 32 * 1024 * 1024;
+const CONN_CONCURRENCY = 16;
+const CONN_DURATION_MS = 1_000;
+const PINGS = 1_000;
+
+function child(script: string, args: string[]): Promise<{ proc: ChildProcess; message: Record<string, unknown> }> {
+  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    proc.once('message', (message) => resolve({ proc, message: message as Record<string, unknown> }));
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = once(proc, 'exit');
+  proc.disconnect();
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true, allowHalfOpen: true });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return socket;
+}
+
+async function bulkOne(port: number, chunk: Buffer): Promise<void> {
+  const socket = await connect(port);
+  const answered = new Promise<void>((resolve, reject) => {
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    socket.on('end', () => (got === 'OK' ? resolve() : reject(new Error(`bulk answer ${JSON.stringify(got)}`))));
+    socket.on('close', () => (got === 'OK' ? resolve() : reject(new Error('bulk connection closed early'))));
+  });
+  chunk[0] = 0x42; // 'B'
+  let sent = 0;
+  while (sent < BULK_BYTES_PER_STREAM) {
+    sent += chunk.length;
+    if (!socket.write(chunk)) await once(socket, 'drain');
+  }
+  socket.end();
+  await answered;
+  socket.destroy();
+}
+
+async function bulk(port: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: BULK_STREAMS }, () => bulkOne(port, Buffer.alloc(64 * 1024, 0x61))));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return (BULK_STREAMS * BULK_BYTES_PER_STREAM) / (1024 * 1024) / seconds;
+}
+
+async function connectionsPerSecond(port: number): Promise<number> {
+  const deadline = Date.now() + CONN_DURATION_MS;
+  let done = 0;
+  let failed = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONN_CONCURRENCY }, async () => {
+      while (Date.now() < deadline) {
+        try {
+          const socket = await connect(port);
+          socket.write('C');
+          await new Promise<void>((resolve, reject) => {
+            socket.once('data', () => resolve());
+            socket.once('close', () => reject(new Error('closed without answer')));
+          });
+          socket.destroy();
+          done++;
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (failed > done / 100) throw new Error(`connection bench: ${failed} failures for ${done} successes`);
+  return done / seconds;
+}
+
+async function latency(port: number): Promise<{ p50: number; p99: number }> {
+  const socket = await connect(port);
+  const message = Buffer.alloc(64, 0x45); // 'E'
+  const samples: number[] = [];
+  let pending: (() => void) | null = null;
+  let received = 0;
+  socket.on('data', (d: Buffer) => {
+    received += d.length;
+    if (received >= message.length && pending) {
+      received -= message.length;
+      const p = pending;
+      pending = null;
+      p();
+    }
+  });
+  for (let i = 0; i < PINGS + 100; i++) {
+    const start = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      pending = resolve;
+      socket.write(message);
+    });
+    if (i >= 100) samples.push(Number(process.hrtime.bigint() - start) / 1e6); // first 100 warm up
+  }
+  socket.destroy();
+  samples.sort((a, b) => a - b);
+  return { p50: samples[Math.floor(samples.length * 0.5)]!, p99: samples[Math.floor(samples.length * 0.99)]! };
+}
+
+interface Measured {
+  bulk: number;
+  conns: number;
+  p50: number;
+  p99: number;
+}
+
+const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Every target is started first and measured in turn, metric by metric, ROUNDS times; the median
+ * is reported. Interleaving keeps a burst of load from other processes from favouring one target.
+ */
+const ROUNDS = 3;
+
+export async function benchBalancer(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const backends = await child('./balancer-backend.js', ['2']);
+  const ports = backends.message.ports as number[];
+  const specs = ports.map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));
+  const targets = new Map<string, number>([['direct', ports[0]!]]);
+  const proxies: ChildProcess[] = [];
+  let haproxyPlane: HaproxyDataPlane | null = null;
+  const measured = new Map<string, Measured>();
+  try {
+    for (const workers of [1, 2]) {
+      const proxy = await child('./balancer-proxy.js', [String(workers), JSON.stringify(specs)]);
+      proxies.push(proxy.proc);
+      targets.set(`builtin-${workers}w`, proxy.message.port as number);
+    }
+    if (await findHaproxyBinary()) {
+      const port = await freePort();
+      haproxyPlane = new HaproxyDataPlane({ listen: [{ host: '127.0.0.1', port }], slots: 4, threads: 1, healthCheck: null });
+      await haproxyPlane.start();
+      const report = await haproxyPlane.sync(specs);
+      if (report.errors.length) throw new Error(`haproxy sync: ${JSON.stringify(report.errors)}`);
+      targets.set('haproxy', port);
+    } else {
+      console.warn('bench/balancer: haproxy not installed, HAProxy figures skipped');
+    }
+    const samples = new Map<string, { bulk: number[]; conns: number[]; p50: number[]; p99: number[] }>();
+    for (const name of targets.keys()) samples.set(name, { bulk: [], conns: [], p50: [], p99: [] });
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name, port] of targets) {
+        const l = await latency(port);
+        samples.get(name)!.p50.push(l.p50);
+        samples.get(name)!.p99.push(l.p99);
+      }
+      for (const [name, port] of targets) samples.get(name)!.bulk.push(await bulk(port));
+      for (const [name, port] of targets) samples.get(name)!.conns.push(await connectionsPerSecond(port));
+    }
+    for (const [name, s] of samples) measured.set(name, { bulk: median(s.bulk), conns: median(s.conns), p50: median(s.p50), p99: median(s.p99) });
+  } finally {
+    await haproxyPlane?.stop();
+    await Promise.all(proxies.map((p) => stopChild(p)));
+    await stopChild(backends.proc);
+  }
+
+  const direct = measured.get('direct')!;
+  const haproxy = measured.get('haproxy');
+  for (const [name, m] of measured) {
+    results.push({ bench: `balancer.bulk.${name}`, value: round(m.bulk, 1), unit: 'MB/s', baseline: null });
+    results.push({ bench: `balancer.conn.${name}`, value: round(m.conns, 0), unit: 'conn/s', baseline: null });
+    results.push({ bench: `balancer.latency-p50.${name}`, value: round(m.p50), unit: 'ms', baseline: null });
+    results.push({ bench: `balancer.latency-p99.${name}`, value: round(m.p99), unit: 'ms', baseline: null });
+    if (name === 'direct') continue;
+    results.push({ bench: `balancer.added-latency-p50.${name}`, value: round(m.p50 - direct.p50), unit: 'ms', baseline: null });
+    results.push({ bench: `balancer.added-latency-p99.${name}`, value: round(m.p99 - direct.p99), unit: 'ms', baseline: null });
+    results.push({ bench: `balancer.bulk-vs-direct.${name}`, value: round(m.bulk / direct.bulk), unit: 'x', baseline: null });
+    results.push({ bench: `balancer.conn-vs-direct.${name}`, value: round(m.conns / direct.conns), unit: 'x', baseline: null });
+    if (haproxy && name !== 'haproxy') {
+      // Baselines are the targets: >= 0.9x HAProxy's bulk and >= 0.75x its connections/s.
+      results.push({ bench: `balancer.bulk-vs-haproxy.${name}`, value: round(m.bulk / haproxy.bulk), unit: 'x', baseline: 0.9 });
+      results.push({ bench: `balancer.conn-vs-haproxy.${name}`, value: round(m.conns / haproxy.conns), unit: 'x', baseline: 0.75 });
+    }
+  }
+  return results;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// `node dist/bench/balancer.js` runs it alone.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const r of await benchBalancer()) console.log(JSON.stringify(r));
+}
