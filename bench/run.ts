@@ -5,16 +5,25 @@
 import { pathToFileURL } from 'node:url';
 import type { BenchResult } from './result.js';
 
-type Suite = { name: string; load: () => Promise<() => Promise<BenchResult[]>> };
+type BenchFunction = () => Promise<BenchResult[]>;
+type Suite = { name: string; file: string; exported: string };
 
+// Loaded by URL so that a suite can be added without touching the others, and a missing one is reported.
 const SUITES: Suite[] = [
-  { name: 'transport', load: async () => (await import('./transport.js')).benchTransport },
-  { name: 'wire', load: async () => (await import('./wire.js')).benchWire },
-  { name: 'gossip-ingest', load: async () => ((await import('./gossip-ingest.js' as string)) as { benchGossipIngest: () => Promise<BenchResult[]> }).benchGossipIngest },
-  { name: 'gossip-front', load: async () => ((await import('./gossip-front.js' as string)) as { benchGossipFront: () => Promise<BenchResult[]> }).benchGossipFront },
-  { name: 'keyless', load: async () => ((await import('./keyless.js' as string)) as { benchKeyless: () => Promise<BenchResult[]> }).benchKeyless },
-  { name: 'balancer', load: async () => (await import('./balancer.js')).benchBalancer },
+  { name: 'transport', file: './transport.js', exported: 'benchTransport' },
+  { name: 'wire', file: './wire.js', exported: 'benchWire' },
+  { name: 'gossip-ingest', file: './gossip-ingest.js', exported: 'benchGossipIngest' },
+  { name: 'gossip-front', file: './gossip-front.js', exported: 'benchGossipFront' },
+  { name: 'keyless', file: './keyless.js', exported: 'benchKeyless' },
+  { name: 'balancer', file: './balancer.js', exported: 'benchBalancer' },
 ];
+
+async function loadSuite(suite: Suite): Promise<BenchFunction> {
+  const module = (await import(new URL(suite.file, import.meta.url).href)) as Record<string, unknown>;
+  const run = module[suite.exported];
+  if (typeof run !== 'function') throw new Error(`${suite.file} does not export ${suite.exported}`);
+  return run as BenchFunction;
+}
 
 function table(rows: BenchResult[]): string {
   const width = Math.max(...rows.map((r) => r.bench.length), 5);
@@ -32,9 +41,9 @@ export async function main(argv: string[]): Promise<number> {
   let failed = 0;
   for (const suite of SUITES) {
     if (only && !only.has(suite.name)) continue;
-    let run: () => Promise<BenchResult[]>;
+    let run: BenchFunction;
     try {
-      run = await suite.load();
+      run = await loadSuite(suite);
     } catch (error) {
       // A suite whose module is not there yet is reported, not fatal.
       process.stderr.write(`bench ${suite.name}: not available (${(error as Error).message})\n`);
