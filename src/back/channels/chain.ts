@@ -15,6 +15,7 @@ export interface BlockRef {
 export type FeeTarget =
   | 'maximum-fee-estimate'
   | 'urgent-on-chain-sweep'
+  | 'minimum-allowed-anchor-channel-remote-fee'
   | 'minimum-allowed-non-anchor-channel-remote-fee'
   | 'anchor-channel-fee'
   | 'non-anchor-channel-fee'

@@ -19,6 +19,7 @@ import { ChannelEngineError } from './errors.js';
 import { loadLdk } from './ldk-wasm.js';
 import { broadcaster, feeEstimator, ldkLogger, ldkNetwork, monitorPersister } from './ldk-setup.js';
 import { decodeInbound, encodeOutbound, isPresent, MessageType, warningMessage } from './ldk-wire.js';
+import { callUnpinned } from './ldk-handles.js';
 import { ChannelStore } from './store.js';
 
 export interface LdkEngineOptions {
@@ -118,6 +119,13 @@ export class LdkChannelEngine implements ChannelEngine {
   private chainQueue: Promise<void> = Promise.resolve();
   private best: BlockRef;
   private closed = false;
+  /** One of each for the engine's life; see ldk-handles.ts for why and how they stay small. */
+  private readonly messageHandler: ldk.ChannelMessageHandler;
+  private readonly msgEventsProvider: ldk.MessageSendEventsProvider;
+  private readonly managerEvents: ldk.EventsProvider;
+  private readonly monitorEvents: ldk.EventsProvider;
+  private readonly eventHandler: ldk.EventHandler;
+  private readonly collected: ldk.Event[] = [];
 
   private constructor(
     private readonly options: LdkEngineOptions,
@@ -129,6 +137,17 @@ export class LdkChannelEngine implements ChannelEngine {
     log: Logger,
   ) {
     this.log = log;
+    this.messageHandler = chanman.as_ChannelMessageHandler();
+    this.msgEventsProvider = chanman.as_MessageSendEventsProvider();
+    this.managerEvents = chanman.as_EventsProvider();
+    this.monitorEvents = chainMonitor.as_EventsProvider();
+    const collected = this.collected;
+    this.eventHandler = ldk.EventHandler.new_impl({
+      handle_event(event: ldk.Event): ldk.Result_NoneReplayEventZ {
+        collected.push(event);
+        return ldk.Result_NoneReplayEventZ.constructor_ok();
+      },
+    });
     const best = chanman.current_best_block();
     this.best = { hash: best.get_block_hash(), height: best.get_height() };
   }
@@ -264,7 +283,7 @@ export class LdkChannelEngine implements ChannelEngine {
 
   /** LDK's init features as a plain BOLT 9 bitfield (big-endian, no length prefix). */
   initFeatures(): Uint8Array {
-    const written = this.handler().provided_init_features(this.nodeId()).write();
+    const written = this.withHandler((h) => h.provided_init_features(this.nodeId()).write());
     return written.slice(2); // Features serialize as u16 length + bytes
   }
 
@@ -282,7 +301,7 @@ export class LdkChannelEngine implements ChannelEngine {
       const ours = chainHash(this.options.chain.network);
       if (!networks.some.some((h) => sameBytes(h, ours))) throw new ChannelEngineError('peer-rejected', 'peer is on another chain');
     }
-    const accepted = this.handler().peer_connected(peer.nodeId, init.res, peer.inbound);
+    const accepted = this.withHandler((h) => h.peer_connected(peer.nodeId, init.res, peer.inbound));
     if (!accepted.is_ok()) throw new ChannelEngineError('peer-rejected', 'LDK refused the peer (missing required features)');
     this.connected.add(id);
     this.flush();
@@ -299,13 +318,14 @@ export class LdkChannelEngine implements ChannelEngine {
     const inbound = decodeInbound(message);
     switch (inbound.kind) {
       case 'channel': {
-        const handler = this.handler();
-        handler.message_received();
-        inbound.deliver(handler, nodeId);
+        this.withHandler((h) => {
+          h.message_received();
+          inbound.deliver(h, nodeId);
+        });
         break;
       }
       case 'error': {
-        this.handler().handle_error(nodeId, inbound.message);
+        this.withHandler((h) => h.handle_error(nodeId, inbound.message));
         // As LDK's PeerManager: an error for channel 0 (all channels) ends the connection.
         if (inbound.message.get_channel_id().is_zero()) this.requestDisconnect(nodeId, `peer error: ${inbound.message.get_data()}`);
         break;
@@ -455,9 +475,9 @@ export class LdkChannelEngine implements ChannelEngine {
 
   // ---- internals --------------------------------------------------------------------------
 
-  /** A fresh handler per call: a long-lived one keeps every message handed to it alive. */
-  private handler(): ldk.ChannelMessageHandler {
-    return this.chanman.as_ChannelMessageHandler();
+  /** The engine's one ChannelMessageHandler, unpinning the call's arguments afterwards. */
+  private withHandler<R>(fn: (h: ldk.ChannelMessageHandler) => R): R {
+    return callUnpinned(this.messageHandler, fn);
   }
 
   private assertOpen(): void {
@@ -466,7 +486,7 @@ export class LdkChannelEngine implements ChannelEngine {
 
   private disconnectInternally(nodeId: Uint8Array): void {
     this.connected.delete(hex(nodeId));
-    this.handler().peer_disconnected(nodeId);
+    this.withHandler((h) => h.peer_disconnected(nodeId));
   }
 
   /** Asks the host to drop the session; LDK learns of it now, so nothing more goes to that session. */
@@ -504,7 +524,7 @@ export class LdkChannelEngine implements ChannelEngine {
         this.flushAgain = false;
         const events = this.takeEvents();
         for (const event of events) this.onLdkEvent(event);
-        const msgEvents = this.chanman.as_MessageSendEventsProvider().get_and_clear_pending_msg_events();
+        const msgEvents = callUnpinned(this.msgEventsProvider, (p) => p.get_and_clear_pending_msg_events());
         for (const e of msgEvents) this.deliverOutbound(e);
         if (events.length > 0 || msgEvents.length > 0) this.flushAgain = true;
       } while (this.flushAgain);
@@ -515,16 +535,9 @@ export class LdkChannelEngine implements ChannelEngine {
   }
 
   private takeEvents(): ldk.Event[] {
-    const events: ldk.Event[] = [];
-    const handler = ldk.EventHandler.new_impl({
-      handle_event(event: ldk.Event): ldk.Result_NoneReplayEventZ {
-        events.push(event);
-        return ldk.Result_NoneReplayEventZ.constructor_ok();
-      },
-    });
-    this.chainMonitor.as_EventsProvider().process_pending_events(handler);
-    this.chanman.as_EventsProvider().process_pending_events(handler);
-    return events;
+    callUnpinned(this.monitorEvents, (p) => p.process_pending_events(this.eventHandler));
+    callUnpinned(this.managerEvents, (p) => p.process_pending_events(this.eventHandler));
+    return this.collected.splice(0);
   }
 
   private deliverOutbound(e: ldk.MessageSendEvent): void {

@@ -12,7 +12,7 @@ import type { Network } from '../../lightning/chains.js';
 const FEE_TARGETS: Record<number, FeeTarget> = {
   [ldk.ConfirmationTarget.LDKConfirmationTarget_MaximumFeeEstimate]: 'maximum-fee-estimate',
   [ldk.ConfirmationTarget.LDKConfirmationTarget_UrgentOnChainSweep]: 'urgent-on-chain-sweep',
-  [ldk.ConfirmationTarget.LDKConfirmationTarget_MinAllowedAnchorChannelRemoteFee]: 'minimum-allowed-non-anchor-channel-remote-fee',
+  [ldk.ConfirmationTarget.LDKConfirmationTarget_MinAllowedAnchorChannelRemoteFee]: 'minimum-allowed-anchor-channel-remote-fee',
   [ldk.ConfirmationTarget.LDKConfirmationTarget_MinAllowedNonAnchorChannelRemoteFee]: 'minimum-allowed-non-anchor-channel-remote-fee',
   [ldk.ConfirmationTarget.LDKConfirmationTarget_AnchorChannelFee]: 'anchor-channel-fee',
   [ldk.ConfirmationTarget.LDKConfirmationTarget_NonAnchorChannelFee]: 'non-anchor-channel-fee',
@@ -65,11 +65,11 @@ export function ldkLogger(log: Logger): ldk.Logger {
   return ldk.Logger.new_impl({
     log(record: ldk.Record): void {
       const level = record.get_level();
-      const text = record.get_args();
-      if (level === ldk.Level.LDKLevel_Error) log.error({ ldk: record.get_module_path() }, text);
-      else if (level === ldk.Level.LDKLevel_Warn) log.warn({ ldk: record.get_module_path() }, text);
-      else if (level === ldk.Level.LDKLevel_Info) log.info({ ldk: record.get_module_path() }, text);
-      else if (log.isLevelEnabled('trace')) log.trace({ ldk: record.get_module_path() }, text);
+      const pinoLevel =
+        level === ldk.Level.LDKLevel_Error ? 'error' : level === ldk.Level.LDKLevel_Warn ? 'warn' : level === ldk.Level.LDKLevel_Info ? 'info' : 'trace';
+      // Reading a record's strings copies them out of WASM: only for lines that will be written.
+      if (!log.isLevelEnabled(pinoLevel)) return;
+      log[pinoLevel]({ ldk: record.get_module_path() }, record.get_args());
     },
   });
 }
