@@ -281,3 +281,24 @@ test('pause() stops delivery and pushes back on the sender over TCP; resume() de
   await once(accepted, 'close');
   await server.close();
 });
+
+test('a remote ECDH answering after the handshake timed out changes nothing', async (t) => {
+  let answer: (() => void) | undefined;
+  const slow: StaticKey = {
+    publicKey: serverKey.publicKey,
+    ecdh: (point) =>
+      new Promise<Uint8Array>((resolve) => {
+        answer = () => resolve(serverKey.ecdh(point) as Uint8Array);
+      }),
+  };
+  const server = await noiseServer(slow, 150);
+  const client = noiseConnect(dial(server.port), { staticKey: clientKey, remoteNodeId: serverKey.publicKey, crypto });
+  client.catch(() => {});
+  const error = await t.throwsAsync(server.accepted(), { instanceOf: TransportError });
+  t.is(error?.code, 'timeout');
+  t.truthy(answer, 'the responder was waiting on the static-key ECDH');
+  answer!();
+  t.is((await t.throwsAsync(client, { instanceOf: TransportError }))?.code, 'closed');
+  await new Promise((resolve) => setImmediate(resolve));
+  await server.close();
+});

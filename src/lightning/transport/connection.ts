@@ -22,7 +22,7 @@ interface CommonOptions {
   readonly staticKey: StaticKey;
   /** Defaults to defaultCrypto(). */
   readonly crypto?: CryptoProvider;
-  /** Whole handshake, TCP connect included when the socket is still connecting. Default 30 s. */
+  /** Whole handshake, TCP connect included when the socket is still connecting. Default 30 s; 0 or Infinity: none. */
   readonly timeoutMs?: number;
   /** Aborts the handshake only; once connected, use NoiseConnection.close(). */
   readonly signal?: AbortSignal;
@@ -131,7 +131,10 @@ function runHandshake(
       resume?.();
     };
     const onAbort = (): void => fail(new TransportError('aborted', 'handshake aborted', { cause: options.signal?.reason }));
-    const timer = setTimeout(() => fail(new TransportError('timeout', `handshake did not complete within ${timeoutMs} ms`)), timeoutMs);
+    const timer =
+      timeoutMs > 0 && Number.isFinite(timeoutMs)
+        ? setTimeout(() => fail(new TransportError('timeout', `handshake did not complete within ${timeoutMs} ms`)), timeoutMs)
+        : undefined;
 
     /** Takes exactly `length` bytes once they are there; pauses the socket meanwhile so buffers stay bounded. */
     const serveRead = (): void => {
@@ -173,6 +176,10 @@ function runHandshake(
           : Promise.resolve(),
       read: (length) =>
         new Promise<Uint8Array>((resolveRead, rejectRead) => {
+          if (settled) {
+            rejectRead(new TransportError('closed', 'handshake already ended'));
+            return;
+          }
           failWaiter = rejectRead;
           waiting = { length, resolve: resolveRead };
           serveRead();
@@ -182,6 +189,8 @@ function runHandshake(
         buffered += bytes.length;
       },
       write: (bytes) => {
+        // A remote ECDH can answer after a timeout or abort ended the handshake: nothing to send then.
+        if (settled) throw new TransportError('closed', 'handshake already ended');
         socket.write(bytes);
       },
     };

@@ -46,6 +46,28 @@ export interface ResponderOptions {
   readonly ephemeralSecret?: Uint8Array;
 }
 
+/**
+ * `ck = SHA-256(protocolName)`, `h = SHA-256(SHA-256(ck || prologue) || responder static key)`: the same
+ * for every handshake with one responder key, so the last one is kept (a node answers with one key).
+ */
+let lastInitial: { crypto: CryptoProvider; key: Uint8Array; chainingKey: Uint8Array; hash: Uint8Array } | undefined;
+
+function initialState(crypto: CryptoProvider, responderStaticKey: Uint8Array): { chainingKey: Uint8Array; hash: Uint8Array } {
+  const cached = lastInitial;
+  if (cached && cached.crypto === crypto && sameBytes(cached.key, responderStaticKey)) return cached;
+  const chainingKey = crypto.sha256(PROTOCOL_NAME);
+  const withPrologue = crypto.sha256(concat([chainingKey, PROLOGUE]));
+  const hash = crypto.sha256(concat([withPrologue, responderStaticKey]));
+  lastInitial = { crypto, key: responderStaticKey.slice(), chainingKey, hash };
+  return lastInitial;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The Noise symmetric state shared by both roles: chaining key `ck`, handshake hash `h`, current temp key. */
 class SymmetricState {
   chainingKey: Uint8Array;
@@ -56,10 +78,9 @@ class SymmetricState {
     readonly crypto: CryptoProvider,
     responderStaticKey: Uint8Array,
   ) {
-    this.hash = crypto.sha256(PROTOCOL_NAME);
-    this.chainingKey = this.hash;
-    this.mixHash(PROLOGUE);
-    this.mixHash(responderStaticKey);
+    const initial = initialState(crypto, responderStaticKey);
+    this.chainingKey = initial.chainingKey;
+    this.hash = initial.hash;
   }
 
   mixHash(data: Uint8Array): void {
@@ -207,7 +228,7 @@ export class NoiseInitiator {
     try {
       checkAct(act2, ACT2_LENGTH, 2);
       const remoteEphemeral = act2.slice(1, 34);
-      checkPoint(this.crypto, remoteEphemeral, 2, 'ephemeral key');
+      // No separate point check: the ECDH below rejects an invalid point as 'bad-key' (saves a parse).
       this.state.mixHash(remoteEphemeral);
       this.state.mixKey(ecdhOrBadKey(this.crypto, this.ephemeral.secret, remoteEphemeral, 2));
       this.state.decryptAndHash(0, act2.subarray(34, 50), 2);
@@ -277,6 +298,8 @@ export class NoiseResponder {
     try {
       checkAct(act1, ACT1_LENGTH, 1);
       const remoteEphemeral = act1.slice(1, 34);
+      // Checked here although the ECDH would also refuse it: that ECDH may be a round trip to a remote
+      // key holder, which should never be asked about garbage.
       checkPoint(this.crypto, remoteEphemeral, 1, 'ephemeral key');
       this.state.mixHash(remoteEphemeral);
       this.step = 'pending';
@@ -305,7 +328,7 @@ export class NoiseResponder {
       checkAct(act3, ACT3_LENGTH, 3);
       const ephemeral = this.ephemeral!;
       const remoteStatic = this.state.decryptAndHash(1, act3.subarray(1, 50), 3);
-      checkPoint(this.crypto, remoteStatic, 3, 'static key');
+      // The ECDH rejects an invalid static key as 'bad-key'.
       this.state.mixKey(ecdhOrBadKey(this.crypto, ephemeral.secret, remoteStatic, 3));
       this.state.decryptAndHash(0, act3.subarray(50, 66), 3, false);
       const [receiveKey, sendKey] = this.state.split();
