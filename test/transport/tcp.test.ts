@@ -302,3 +302,25 @@ test('a remote ECDH answering after the handshake timed out changes nothing', as
   await new Promise((resolve) => setImmediate(resolve));
   await server.close();
 });
+
+test('noiseAccept takes bytes already read off the socket (initialData), as after a PROXY header', async (t) => {
+  const accepted: Array<Promise<NoiseConnection>> = [];
+  const server = await listen((socket) => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      const pending = noiseAccept(socket, { staticKey: serverKey, crypto, initialData: new Uint8Array(chunk) });
+      pending.catch(() => {});
+      accepted.push(pending);
+    });
+  });
+  const client = await noiseConnect(dial(server.port), { staticKey: clientKey, remoteNodeId: serverKey.publicKey, crypto });
+  while (accepted.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  const connection = await accepted[0]!;
+  t.deepEqual(connection.remoteNodeId, clientKey.publicKey);
+  const got = nextMessages(connection, 1);
+  client.send(testMessage(5));
+  t.deepEqual(await got, [testMessage(5)]);
+  client.close();
+  await once(connection, 'close');
+  await server.close();
+});
