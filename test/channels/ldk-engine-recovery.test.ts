@@ -84,3 +84,17 @@ test('crash between monitor and manager writes: the engine restarts and LDK clos
   t.is(a.nodeId().length, 33);
   t.true(events.length > 0);
 });
+
+test('restart after blocks were mined while down: monitors and manager each catch up, the channel resumes', async (t) => {
+  const { chain, link, start } = await pair(t);
+  link.disconnect();
+  await link.a!.close();
+  link.a = undefined;
+  chain.mine(3); // B follows these live; A must replay them (each monitor alone, then the manager)
+  const a = await start('a');
+  t.is(a.listChannels()[0]?.confirmations, 9);
+  await link.connect();
+  await until(() => a.listChannels()[0]?.state === 'usable');
+  const paid = await a.pay(link.b!.createInvoice(4_000_000n));
+  t.truthy(paid.preimage);
+});

@@ -86,7 +86,7 @@ function le64(v: bigint): Uint8Array {
 
 /** A segwit transaction spending a made-up outpoint (LDK wants witness inputs) to the funding script. */
 export function fakeFundingTransaction(outputScript: Uint8Array, sats: bigint): Uint8Array {
-  return Buffer.concat([
+  return bytes([
     Buffer.from([2, 0, 0, 0, 0, 1, 1]), // version 2, segwit marker+flag, 1 input
     randomBytes(32),
     Buffer.from([0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]), // vout 0, empty scriptSig, sequence
@@ -99,10 +99,14 @@ export function fakeFundingTransaction(outputScript: Uint8Array, sats: bigint): 
   ]);
 }
 
+function bytes(parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}
+
 function coinbase(height: number): Uint8Array {
   const h = Buffer.alloc(4);
   h.writeUInt32LE(height);
-  return Buffer.concat([
+  return bytes([
     Buffer.from([1, 0, 0, 0, 1]),
     Buffer.alloc(32),
     Buffer.from([0xff, 0xff, 0xff, 0xff, 5, 4]),
