@@ -33,7 +33,7 @@ export interface TransportBenchOptions {
   readonly passes?: number;
 }
 
-const DEFAULTS: Required<TransportBenchOptions> = { minMs: 600, passes: 3 };
+const DEFAULTS: Required<TransportBenchOptions> = { minMs: 400, passes: 3 };
 const SIZES: ReadonlyArray<readonly [string, number]> = [
   ['64B', 64],
   ['1KiB', 1024],
