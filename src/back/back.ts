@@ -36,8 +36,8 @@ export interface BackOptions {
   nodeId: Uint8Array;
   /** The node key holder's ECDH, for keyless fronts. */
   ecdh(point: Uint8Array): Uint8Array;
-  /** Builds the channel engine once the host (this back) exists. */
-  createEngine(host: ChannelEngineHost): ChannelEngine;
+  /** Builds the channel engine once the host (this back) exists; awaited in start(). */
+  createEngine(host: ChannelEngineHost): ChannelEngine | Promise<ChannelEngine>;
   adminPassword: string;
 }
 
@@ -49,7 +49,7 @@ export class Back {
   readonly peers = new PeerRegistry();
   readonly dispatcher: Dispatcher;
   readonly reconnector: Reconnector;
-  readonly engine: ChannelEngine;
+  #engine: ChannelEngine | undefined;
   readonly #links = new Map<string, ClusterLink>();
   readonly #ecdh: EcdhService;
   readonly #server: ClusterServer;
@@ -74,10 +74,6 @@ export class Back {
   constructor(private readonly options: BackOptions) {
     const { config } = options;
     this.#log = options.log.child({ module: 'back' });
-    this.engine = options.createEngine({
-      sendToPeer: (nodeId, message) => this.sendToPeer(hex(nodeId), message),
-      disconnectPeer: (nodeId, reason) => this.disconnectPeer(hex(nodeId), reason),
-    });
     this.#ecdh = new EcdhService({ ecdh: options.ecdh, isRegisteredFront: (id) => this.fronts.has(id), ratePerSecond: config['back.ecdh-rate-per-front'] });
     this.dispatcher = new Dispatcher({
       fronts: this.fronts,
@@ -94,7 +90,6 @@ export class Back {
       },
     });
     const { host, port } = splitHostPort(config['back.cluster-listen']);
-    const features = combineFeatures(this.engine.initFeatures(), FRONT_FEATURES);
     this.#server = new ClusterServer({
       credentials: options.credentials,
       host,
@@ -102,7 +97,7 @@ export class Back {
       welcome: () => ({
         nodeId: options.nodeId,
         chainHash: chainHash(config.network as Network),
-        initFeatures: features,
+        initFeatures: combineFeatures(this.engine.initFeatures(), FRONT_FEATURES),
         pingIntervalMs: config['peer.ping-interval-ms'],
         pingTimeoutMs: config['peer.pong-timeout-ms'],
         settingsJson: JSON.stringify({
@@ -116,11 +111,21 @@ export class Back {
     this.#server.on('rejected', ({ remoteAddress, error }) => this.#log.warn({ remote: remoteAddress, reason: error.message }, 'cluster connection rejected'));
   }
 
+  /** The channel engine; available once start() has run. */
+  get engine(): ChannelEngine {
+    if (!this.#engine) throw new Error('the back is not started');
+    return this.#engine;
+  }
+
   get nodeIdHex(): string {
     return hex(this.options.nodeId);
   }
 
   async start(): Promise<{ clusterAddress: string; adminUrl: string }> {
+    this.#engine = await this.options.createEngine({
+      sendToPeer: (nodeId, message) => this.sendToPeer(hex(nodeId), message),
+      disconnectPeer: (nodeId, reason) => this.disconnectPeer(hex(nodeId), reason),
+    });
     const cluster = await this.#server.listen();
     const { host, port } = splitHostPort(this.options.config['ops.listen']);
     this.#ops = await startOpsServer({
@@ -143,7 +148,7 @@ export class Back {
     this.reconnector.close();
     this.dispatcher.close();
     await this.#server.close();
-    await this.engine.close();
+    await this.#engine?.close();
     await this.#ops?.close();
   }
 
@@ -341,11 +346,13 @@ export class Back {
       fronts: this.fronts.list().length,
       peers: this.peers.size,
       publicAddresses: this.options.config['back.public-addresses'],
+      ...this.#engine?.info?.(),
     };
   }
 
   #adminRoutes(): AdminRoutes {
-    return {
+    const engineCommands = () => this.#engine?.adminCommands?.() ?? {};
+    const routes: AdminRoutes = {
       get: {
         getinfo: () => this.info(),
         discovery: (query) =>
@@ -397,6 +404,11 @@ export class Back {
           return { disconnected: nodeId };
         },
       },
+    };
+    // The engine's commands are looked up per request: it exists only once start() has run.
+    return {
+      get: new Proxy(routes.get, { get: (target, name: string) => target[name] ?? engineCommands().get?.[name] }),
+      post: new Proxy(routes.post, { get: (target, name: string) => target[name] ?? engineCommands().post?.[name] }),
     };
   }
 }

@@ -31,5 +31,15 @@ export interface ChannelEngine {
   handleMessage(nodeId: Uint8Array, message: Uint8Array): void;
   /** Peers with a channel are not evicted as unfunded inbound peers, and are reconnected. */
   hasChannelWith(nodeId: Uint8Array): boolean;
+  /** Extra admin commands (channels, open, close, invoice, pay...), served under /api/<name>. */
+  adminCommands?(): ChannelAdminCommands;
+  /** Extra fields for `getinfo`. */
+  info?(): Record<string, unknown>;
   close(): Promise<void>;
+}
+
+/** Admin handlers take the JSON body (POST) or query (GET) and return JSON; throw AdminError for a status. */
+export interface ChannelAdminCommands {
+  get?: Record<string, (query: Record<string, unknown>) => unknown>;
+  post?: Record<string, (body: Record<string, unknown>) => unknown>;
 }

@@ -2,12 +2,10 @@ import { readFileSync } from 'node:fs';
 import { clusterCredentialsFromConfig } from '../config/cluster-credentials.js';
 import { loadNodeKey } from '../config/node-key.js';
 import { defaultCrypto } from '../lightning/crypto/index.js';
-import { DEFAULT_ENGINE_FEATURES } from '../front/front-features.js';
 import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
-import { moduleLogger } from '../util/log.js';
 import { Back } from './back.js';
 import { localEcdh } from './ecdh-service.js';
-import { RejectingChannelEngine } from './rejecting-engine.js';
+import { createChannelEngine } from './engine-factory.js';
 
 /** `lncluster back`: the node's one back. */
 export async function runBack(argv: string[]): Promise<number> {
@@ -29,7 +27,7 @@ export async function runBack(argv: string[]): Promise<number> {
     nodeId: nodeKey.nodeId,
     ecdh: localEcdh(defaultCrypto(), nodeKey.secret),
     adminPassword,
-    createEngine: (host) => new RejectingChannelEngine(host, DEFAULT_ENGINE_FEATURES, moduleLogger('channels')),
+    createEngine: (host) => createChannelEngine(config, host),
   });
   const started = await back.start();
   onShutdown(() => back.stop(), log);
