@@ -10,13 +10,9 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { HaproxyDataPlane, findHaproxyBinary } from '../src/balancer/haproxy.js';
+import type { BenchResult } from './result.js';
+export type { BenchResult } from './result.js';
 
-export interface BenchResult {
-  bench: string;
-  value: number;
-  unit: string;
-  baseline: number | null;
-}
 
 const BULK_STREAMS = 4;
 const BULK_BYTES_PER_STREAM = 32 * 1024 * 1024;

@@ -18,13 +18,9 @@ import {
   NoiseInitiator,
   NoiseResponder,
 } from '../src/lightning/transport/index.js';
+import type { BenchResult } from './result.js';
+export type { BenchResult } from './result.js';
 
-export interface BenchResult {
-  bench: string;
-  value: number;
-  unit: string;
-  baseline: number | null;
-}
 
 export interface TransportBenchOptions {
   /** Minimum timed duration per measurement, in ms. */

@@ -8,13 +8,9 @@ import {
   encodeChannelUpdate,
   scidFromParts,
 } from '../src/lightning/wire/index.js';
+import type { BenchResult } from './result.js';
+export type { BenchResult } from './result.js';
 
-export interface BenchResult {
-  bench: string;
-  value: number;
-  unit: string;
-  baseline: number | null;
-}
 
 export interface WireBenchOptions {
   /** Messages per generated batch. */
