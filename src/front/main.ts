@@ -2,6 +2,7 @@ import { clusterCredentialsFromConfig } from '../config/cluster-credentials.js';
 import { loadNodeKey } from '../config/node-key.js';
 import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
 import { Front } from './front.js';
+import { torDialFromConfig } from './tor-dial.js';
 
 /** `lncluster front`: one stateless front. */
 export async function runFront(argv: string[]): Promise<number> {
@@ -11,7 +12,8 @@ export async function runFront(argv: string[]): Promise<number> {
   // Keyless (delegated) fronts never read the node key, from any source.
   const nodeKey = config['front.node-key'] === 'local' ? await loadNodeKey(config) : undefined;
   const credentials = await clusterCredentialsFromConfig(config);
-  const front = new Front({ config, log, credentials, nodeKey });
+  // front.tor-socks: .onion hosts (every host with front.tor-all) are dialed through Tor.
+  const front = new Front({ config, log, credentials, nodeKey, proxyDial: torDialFromConfig(config)?.proxyDial });
   const started = await front.start();
   onShutdown(() => front.stop(), log);
   printReady({ role: 'front', id: front.id, listen: started.listen, metrics: `${started.opsUrl}/metrics`, health: `${started.opsUrl}/health` });
