@@ -88,7 +88,10 @@ export type TableChange =
 
 export type TableListener = (change: TableChange) => void;
 
-/** A channel as the table keeps it: raw bytes plus the few fields queries need. Read-only for callers. */
+/**
+ * A channel as the table keeps it: raw bytes plus the few fields queries need. Read-only for callers, and
+ * live: it is the table's own entry (no copy), so a later update changes what it shows.
+ */
 export interface ChannelView {
   readonly scid: ShortChannelId;
   readonly announcement: Uint8Array;
@@ -104,6 +107,7 @@ export interface ChannelView {
   readonly capacitySat?: number;
 }
 
+/** A node as the table keeps it (live, read-only; see ChannelView). */
 export interface NodeView {
   readonly nodeIdHex: string;
   readonly nodeId: Uint8Array;
