@@ -23,6 +23,7 @@ import { EcdhService } from './ecdh-service.js';
 import { FrontRegistry } from './front-registry.js';
 import { PeerRegistry, type PeerRecord } from './peer-registry.js';
 import { Reconnector } from './reconnector.js';
+import { ONION_REPORT_COMMAND, parseOnionReport } from '../tor/onion-report.js';
 
 /**
  * The back: one per node. It owns the node identity, the registry of fronts and peers, the channel
@@ -57,6 +58,8 @@ export class Back {
   readonly #addresses = new Map<string, { host: string; port: number }>();
   readonly #persistent = new Set<string>();
   #ops: OpsServer | undefined;
+  /** The onion address `lncluster tor` reported (POST onion-address); shown in getinfo, announced in node_announcement. */
+  #onionAddress: string | undefined;
   /** Embedded discovery: bumped on every change of the set of fronts (not on heartbeats). */
   #registryIndex = 1;
   readonly #registryWaiters = new Set<() => void>();
@@ -119,6 +122,17 @@ export class Back {
 
   get nodeIdHex(): string {
     return hex(this.options.nodeId);
+  }
+
+  /** "<56 chars>.onion" while `lncluster tor` keeps the onion service published, else undefined. */
+  get onionAddress(): string | undefined {
+    return this.#onionAddress;
+  }
+
+  setOnionAddress(address: string | undefined): void {
+    if (address === this.#onionAddress) return;
+    this.#onionAddress = address;
+    this.#log.info({ onionAddress: address ?? null }, address ? 'onion address reported' : 'onion address withdrawn');
   }
 
   async start(): Promise<{ clusterAddress: string; adminUrl: string }> {
@@ -346,6 +360,7 @@ export class Back {
       fronts: this.fronts.list().length,
       peers: this.peers.size,
       publicAddresses: this.options.config['back.public-addresses'],
+      ...(this.#onionAddress ? { onionAddress: this.#onionAddress } : {}),
       ...this.#engine?.info?.(),
     };
   }
@@ -402,6 +417,11 @@ export class Back {
           this.reconnector.forget(nodeId);
           if (!this.disconnectPeer(nodeId, 'disconnect requested by the operator')) throw new AdminError(404, 'not-connected', `peer ${nodeId} is not connected`);
           return { disconnected: nodeId };
+        },
+        // `lncluster tor` reports the published onion address (null when the service is down).
+        [ONION_REPORT_COMMAND]: (body) => {
+          this.setOnionAddress(parseOnionReport(body));
+          return { onionAddress: this.#onionAddress ?? null };
         },
       },
     };
