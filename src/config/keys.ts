@@ -81,6 +81,7 @@ export const CONFIG_KEYS = {
   'consul.token': { schema: z.string(), default: '', doc: 'Consul ACL token' },
   'consul.datacenter': { schema: z.string(), default: '', doc: 'Consul datacenter' },
   'consul.check': { schema: z.enum(['ttl', 'http']), default: 'ttl', doc: 'front health check: TTL kept alive by the front, or Consul polling /health' },
+  'consul.ttl-ms': { schema: positiveInt, default: 10000, doc: 'front TTL check: Consul marks a front critical when not renewed this long (renewed every third)' },
 
   'balancer.listen': { schema: list, default: ['0.0.0.0:9735', '[::]:9735'], doc: 'public addresses of the balancer' },
   'balancer.tor-listen': { schema: z.string(), default: '', doc: 'local listener for Tor (onion service target); connections are tagged "tor"' },
