@@ -67,6 +67,7 @@ export const CONFIG_KEYS = {
   'bitcoind.rpc-user': { schema: z.string(), default: '', doc: 'Bitcoin Core RPC user' },
   'bitcoind.rpc-password-file': { schema: z.string(), default: '', doc: 'file with the Bitcoin Core RPC password' },
   'bitcoind.wallet': { schema: z.string(), default: '', doc: 'Bitcoin Core wallet used to fund channels' },
+  'bitcoind.poll-interval-ms': { schema: positiveInt, default: 5000, doc: 'how often the channel engine asks bitcoind for a new tip' },
 
   'gossip.sync-peers': { schema: nonNegativeInt, default: 5, doc: 'peers the node syncs gossip from (eclair uses 5)' },
   'gossip.funding-check': { schema: z.enum(['true', 'false']).transform((v) => v === 'true'), default: 'false', doc: 'check channel funding outputs with bitcoind (gettxout)' },
