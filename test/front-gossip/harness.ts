@@ -104,6 +104,9 @@ export class TestPeer {
   readonly nodeIdHex: string;
   bytesReceived = 0;
   pongsReceived = 0;
+  /** Gossip messages received so far, and that count at each pong (to see a pong arrive mid-dump). */
+  gossipCount = 0;
+  readonly gossipCountAtPong: number[] = [];
   answerPings = true;
   closed = false;
   #listeners: Array<() => void> = [];
@@ -122,7 +125,11 @@ export class TestPeer {
         const ping = decodeMessage(message);
         if (ping.type === 'ping') connection.send(encodePong({ type: 'pong', ignored: new Uint8Array(ping.numPongBytes) }));
       }
-      if (type === 19) this.pongsReceived++;
+      if (type === 19) {
+        this.pongsReceived++;
+        this.gossipCountAtPong.push(this.gossipCount);
+      }
+      if (type !== 16 && type !== 18 && type !== 19) this.gossipCount++;
       if (this.keep || type === 16 || type === 19) this.received.push(message);
       this.#notify();
     });
