@@ -1,18 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { clusterCredentialsFromConfig } from '../config/cluster-credentials.js';
-import { loadNodeKey } from '../config/node-key.js';
-import { defaultCrypto } from '../lightning/crypto/index.js';
 import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
 import { Back } from './back.js';
-import { localEcdh } from './ecdh-service.js';
-import { createChannelEngine } from './engine-factory.js';
+import { createChannelEngine, loadBackIdentity } from './engine-factory.js';
 
 /** `lncluster back`: the node's one back. */
 export async function runBack(argv: string[]): Promise<number> {
   const { loaded, log } = setupRole('back', { argv });
   if (loaded.rest.length > 0) throw new UsageError(`unknown arguments for back: ${loaded.rest.join(' ')}`);
   const { config } = loaded;
-  const nodeKey = await loadNodeKey(config);
+  // One identity: the node key, or LDK's (checked against the node key) when LDK is the engine.
+  const identity = await loadBackIdentity(config, log);
   const credentials = await clusterCredentialsFromConfig(config);
   let adminPassword: string;
   try {
@@ -24,8 +22,8 @@ export async function runBack(argv: string[]): Promise<number> {
     config,
     log,
     credentials,
-    nodeId: nodeKey.nodeId,
-    ecdh: localEcdh(defaultCrypto(), nodeKey.secret),
+    nodeId: identity.nodeId,
+    ecdh: identity.ecdh,
     adminPassword,
     createEngine: (host) => createChannelEngine(config, host),
   });

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as ldk from 'lightningdevkit';
-import type { ChannelEngine, ChannelEngineHost, ConnectedPeer } from '../channel-engine.js';
+import type { ChannelAdminCommands, ChannelEngine, ChannelEngineHost, ConnectedPeer } from '../channel-engine.js';
 import { chainHash } from '../../lightning/chains.js';
 import { moduleLogger, type Logger } from '../../util/log.js';
 import { blockHash, HEADER_LENGTH, parseBlock } from './block.js';
@@ -20,6 +20,8 @@ import { loadLdk } from './ldk-wasm.js';
 import { broadcaster, feeEstimator, ldkLogger, ldkNetwork, monitorPersister } from './ldk-setup.js';
 import { decodeInbound, encodeOutbound, isPresent, MessageType, warningMessage } from './ldk-wire.js';
 import { callUnpinned } from './ldk-handles.js';
+import { ldkAdminCommands } from './ldk-admin.js';
+import { ldkEcdh } from './ldk-identity.js';
 import { ChannelStore } from './store.js';
 
 export interface LdkEngineOptions {
@@ -38,6 +40,8 @@ export interface LdkEngineOptions {
   /** Gossip LDK wants broadcast (channel_announcement, channel_update, node_announcement), whole wire messages. */
   onGossip?: (messages: Uint8Array[]) => void;
   onEvent?: (event: EngineEvent) => void;
+  /** Runs once the engine has closed (stop what the engine used: the chain source's polling). */
+  onClosed?: () => void;
   log?: Logger;
 }
 
@@ -266,10 +270,7 @@ export class LdkChannelEngine implements ChannelEngine {
 
   /** BOLT 8 static-key ECDH (SHA-256 of the shared point) for keyless fronts. */
   ecdh(point: Uint8Array): Uint8Array {
-    if (!(point instanceof Uint8Array) || point.length !== 33) throw new ChannelEngineError('bad-input', 'ecdh: expected a 33-byte point');
-    const result = this.keys.as_NodeSigner().ecdh(ldk.Recipient.LDKRecipient_Node, point, ldk.Option_BigEndianScalarZ.constructor_none());
-    if (!(result instanceof ldk.Result_ThirtyTwoBytesNoneZ_OK)) throw new ChannelEngineError('bad-input', 'ecdh: invalid point');
-    return result.res;
+    return ldkEcdh(this.keys, point);
   }
 
   private checkIdentity(): void {
@@ -361,6 +362,22 @@ export class LdkChannelEngine implements ChannelEngine {
     for (const p of this.payments.values()) p.reject(new ChannelEngineError('closed', 'engine closed'));
     this.payments.clear();
     this.store.writeManager(this.chanman.write());
+    this.options.onClosed?.();
+  }
+
+  /** channels, open, close, invoice, pay (see ldk-admin.ts). */
+  adminCommands(): ChannelAdminCommands {
+    return ldkAdminCommands(this);
+  }
+
+  info(): Record<string, unknown> {
+    const channels = this.closed ? [] : this.chanman.list_channels();
+    return {
+      channelEngine: 'ldk',
+      channels: channels.length,
+      usableChannels: channels.filter((c) => c.get_is_usable()).length,
+      blockHeight: this.best.height,
+    };
   }
 
   // ---- admin ------------------------------------------------------------------------------
