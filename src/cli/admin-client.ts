@@ -14,7 +14,12 @@ commands:
   connect <node_id>@<host>:<port>  dial through the least-loaded front
   disconnect <node_id>             close that peer's session
   drain <front_id>                 no new peers for that front (the balancer stops choosing it)
-  undrain <front_id>               put a drained front back in service`;
+  undrain <front_id>               put a drained front back in service
+  channels                         channels: id, peer, state, capacity, balances (LDK engine)
+  open <node_id> <sats> [--public] open a channel to a connected peer, funded by bitcoind's wallet
+  close <channel_id> [--force]     close a channel (cooperatively unless --force)
+  invoice <msat> [description]     a BOLT 11 invoice ("any" for no amount)
+  pay <invoice> [msat]             pay an invoice; waits for the outcome`;
 
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -78,6 +83,34 @@ export async function callAdmin(endpoint: Endpoint, method: 'GET' | 'POST', comm
   return parsed;
 }
 
+/** Checks a channel command's arguments and builds its admin API body (undefined: GET). */
+export function channelCommandBody(command: string, args: string[]): Record<string, unknown> | undefined {
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  const words = args.filter((a) => !a.startsWith('--'));
+  const known: Record<string, string[]> = { channels: [], open: ['--public'], close: ['--force'], invoice: [], pay: [] };
+  for (const flag of flags) if (!known[command]?.includes(flag)) throw new CliError(`${command}: unknown option ${flag}`, 2);
+  const [first, second] = words;
+  switch (command) {
+    case 'channels':
+      return undefined;
+    case 'open':
+      if (!first || !/^0[23][0-9a-fA-F]{64}$/.test(first) || !second || !/^\d+$/.test(second)) throw new CliError('open needs <node_id> <sats>', 2);
+      return { nodeId: first.toLowerCase(), sats: second, ...(flags.has('--public') ? { announce: true } : {}) };
+    case 'close':
+      if (!first || !/^[0-9a-fA-F]{64}$/.test(first)) throw new CliError('close needs <channel_id> (64 hex characters)', 2);
+      return { channelId: first.toLowerCase(), force: flags.has('--force') };
+    case 'invoice':
+      if (!first || !/^(\d+|any)$/.test(first)) throw new CliError('invoice needs <msat> (or "any")', 2);
+      return { ...(first === 'any' ? {} : { msat: first }), ...(second === undefined ? {} : { description: words.slice(1).join(' ') }) };
+    case 'pay':
+      if (!first || !/^ln/i.test(first)) throw new CliError('pay needs <invoice>', 2);
+      if (second !== undefined && !/^\d+$/.test(second)) throw new CliError('pay: the amount must be msat, an integer', 2);
+      return { invoice: first, ...(second === undefined ? {} : { amountMsat: second }) };
+    default:
+      throw new CliError(`unknown command ${command}`, 2);
+  }
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const options: { dataDir?: string; url?: string; passwordFile?: string } = {};
   const positional: string[] = [];
@@ -91,7 +124,8 @@ export async function runCli(argv: string[]): Promise<number> {
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(CLI_USAGE + '\n');
       return 0;
-    } else if (flag.startsWith('--')) throw new CliError(`unknown option ${flag}\n${CLI_USAGE}`, 2);
+    } else if (flag === '--force' || flag === '--public') positional.push(arg); // options of close / open
+    else if (flag.startsWith('--')) throw new CliError(`unknown option ${flag}\n${CLI_USAGE}`, 2);
     else positional.push(arg);
   }
   const [command, ...args] = positional;
@@ -122,6 +156,13 @@ export async function runCli(argv: string[]): Promise<number> {
       result = await callAdmin(endpoint(), 'POST', 'drain', { front, draining: command === 'drain' });
       break;
     }
+    case 'channels':
+    case 'open':
+    case 'close':
+    case 'invoice':
+    case 'pay':
+      result = await callAdmin(endpoint(), command === 'channels' ? 'GET' : 'POST', command, channelCommandBody(command, args));
+      break;
     case undefined:
       throw new CliError(CLI_USAGE, 2);
     default:
