@@ -8,6 +8,7 @@ roles (long-running processes):
   back       the node's one back: identity, peers, channels, admin API
   front      a stateless front: BOLT 8, init, ping, gossip; forwards channel messages
   demo       a whole cluster on 127.0.0.1 (back + fronts as separate processes)
+  tor        keeps the node's onion service published through Tor's control port; reports it to the back
 
 tools:
   keygen     create the cluster certificate (and optionally a node key)
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../front/main.js')).runFront(rest);
     case 'demo':
       return (await import('./demo.js')).runDemo(rest);
+    case 'tor':
+      return (await import('../tor/main.js')).runTor(rest);
     case 'keygen':
       return (await import('./keygen.js')).runKeygen(rest);
     case 'cli':
