@@ -23,6 +23,7 @@ import { EcdhService } from './ecdh-service.js';
 import { FrontRegistry } from './front-registry.js';
 import { PeerRegistry, type PeerRecord } from './peer-registry.js';
 import { Reconnector } from './reconnector.js';
+import { withStatusPage } from './status-page.js';
 import { ONION_REPORT_COMMAND, parseOnionReport } from '../tor/onion-report.js';
 
 /**
@@ -147,7 +148,8 @@ export class Back {
       port,
       readiness: () => [],
       details: () => ({ role: 'back', nodeId: this.nodeIdHex, fronts: this.fronts.list().length, peers: this.peers.size }),
-      routes: adminRouter(this.#adminRoutes(), () => this.options.adminPassword),
+      // The read-only status page (GET / and /status) shares the admin password.
+      routes: withStatusPage(adminRouter(this.#adminRoutes(), () => this.options.adminPassword), { password: () => this.options.adminPassword, log: this.options.log }),
     });
     const dataDir = this.options.config['data-dir'];
     mkdirSync(dataDir, { recursive: true });
