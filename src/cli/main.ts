@@ -7,6 +7,7 @@ const USAGE = `usage: lncluster <command> [options]
 roles (long-running processes):
   back       the node's one back: identity, peers, channels, admin API
   front      a stateless front: BOLT 8, init, ping, gossip; forwards channel messages
+  balancer   the public port: spreads peers over healthy fronts (PROXY v2), builtin or HAProxy
   demo       a whole cluster on 127.0.0.1 (back + fronts as separate processes)
   tor        keeps the node's onion service published through Tor's control port; reports it to the back
 
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../back/main.js')).runBack(rest);
     case 'front':
       return (await import('../front/main.js')).runFront(rest);
+    case 'balancer':
+      return (await import('../balancer/main.js')).runBalancer(rest);
     case 'demo':
       return (await import('./demo.js')).runDemo(rest);
     case 'tor':
