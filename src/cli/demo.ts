@@ -8,6 +8,7 @@ import { writeClusterCertificate } from '../cluster/certificate.js';
 import { writeSecretFile } from '../cluster/files.js';
 import { writeNodeKeyFile } from '../cluster/node-key.js';
 import { UsageError } from './role.js';
+import { DEMO_TOR_USAGE, demoFrontTorArgs, demoTorRoleArgs, emptyDemoTorOptions, parseDemoTorFlag, type DemoTorOptions } from '../tor/demo-tor.js';
 
 /**
  * `lncluster demo`: a whole cluster on loopback, each role its own OS process. On first run it
@@ -15,7 +16,7 @@ import { UsageError } from './role.js';
  * password); then it starts the back and N fronts, prints how to connect, and stops everything on
  * Ctrl-C. Roles log to <data-dir>/logs/<role>.log.
  */
-export const DEMO_USAGE = `usage: lncluster demo [--port P] [--fronts N] [--data-dir DIR] [--network regtest|...] [--json] [--front.node-key local|delegated]`;
+export const DEMO_USAGE = `usage: lncluster demo [--port P] [--fronts N] [--data-dir DIR] [--network regtest|...] [--json] [--front.node-key local|delegated] ${DEMO_TOR_USAGE}`;
 
 interface DemoOptions {
   port: number;
@@ -25,6 +26,7 @@ interface DemoOptions {
   json: boolean;
   nodeKeyMode: string;
   logLevel: string;
+  tor: DemoTorOptions;
 }
 
 interface ReadyLine {
@@ -38,7 +40,7 @@ interface ReadyLine {
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 function parseDemoArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { port: 9735, fronts: 2, dataDir: '.lncluster', network: 'regtest', json: false, nodeKeyMode: 'delegated', logLevel: 'info' };
+  const options: DemoOptions = { port: 9735, fronts: 2, dataDir: '.lncluster', network: 'regtest', json: false, nodeKeyMode: 'delegated', logLevel: 'info', tor: emptyDemoTorOptions() };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -52,7 +54,9 @@ function parseDemoArgs(argv: string[]): DemoOptions {
       case '--json': options.json = true; break;
       case '--front.node-key': options.nodeKeyMode = value(); break;
       case '--log.level': options.logLevel = value(); break;
-      default: throw new UsageError(`unknown demo option ${arg}\n${DEMO_USAGE}`);
+      default:
+        if (parseDemoTorFlag(options.tor, flag, value)) break;
+        throw new UsageError(`unknown demo option ${arg}\n${DEMO_USAGE}`);
     }
   }
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535 - options.fronts) throw new UsageError(`--port must be a port number, got ${options.port}`);
@@ -145,14 +149,17 @@ export async function runDemo(argv: string[]): Promise<number> {
           '--front.listen', `127.0.0.1:${options.port === 0 ? 0 : options.port + i}`,
           '--front.node-key', options.nodeKeyMode,
           '--ops.listen', '127.0.0.1:0',
+          ...demoFrontTorArgs(options.tor),
         ]),
       ),
     );
+    const torArgs = demoTorRoleArgs(options.tor, common, fronts.map((f) => String(f['listen'])));
+    const onionAddress = torArgs ? String((await start('tor', 'tor', torArgs))['onionAddress']) : undefined;
     const nodeId = String(back['nodeId']);
     const listen = String(fronts[0]!['listen']);
     const processes = [back, ...fronts].map((p) => ({ role: p.role, id: p.id, pid: p.pid, listen: p['listen'] ?? p['cluster'], metrics: p['metrics'] }));
     if (options.json) {
-      process.stdout.write(JSON.stringify({ nodeId, listen, adminUrl: back['adminUrl'], dataDir: options.dataDir, processes }) + '\n');
+      process.stdout.write(JSON.stringify({ nodeId, listen, adminUrl: back['adminUrl'], dataDir: options.dataDir, processes, ...(onionAddress ? { onionAddress } : {}) }) + '\n');
     } else {
       process.stdout.write(
         [
@@ -160,6 +167,7 @@ export async function runDemo(argv: string[]): Promise<number> {
           '',
           `  connect to:   ${nodeId}@${listen}`,
           ...fronts.slice(1).map((f) => `  or:           ${nodeId}@${String(f['listen'])}`),
+          ...(onionAddress ? [`  over Tor:     ${nodeId}@${onionAddress}:9735`] : []),
           `  admin API:    ${String(back['adminUrl'])} (password in ${join(options.dataDir, 'admin.password')})`,
           `  cli:          npx lncluster cli --data-dir ${options.dataDir} getinfo`,
           `  logs:         ${logDir}`,
