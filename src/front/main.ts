@@ -3,6 +3,7 @@ import { loadNodeKey } from '../config/node-key.js';
 import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
 import { Front } from './front.js';
 import { torDialFromConfig } from './tor-dial.js';
+import { registerFront } from './registration.js';
 
 /** `lncluster front`: one stateless front. */
 export async function runFront(argv: string[]): Promise<number> {
@@ -15,7 +16,13 @@ export async function runFront(argv: string[]): Promise<number> {
   // front.tor-socks: .onion hosts (every host with front.tor-all) are dialed through Tor.
   const front = new Front({ config, log, credentials, nodeKey, proxyDial: torDialFromConfig(config)?.proxyDial });
   const started = await front.start();
-  onShutdown(() => front.stop(), log);
+  // discovery = consul: announce this front; deregistered first on SIGTERM so the balancer stops choosing it.
+  const nodeId = nodeKey ? Buffer.from(nodeKey.nodeId).toString('hex') : config['node-id'] || undefined;
+  const registration = registerFront({ config, log, frontId: front.id, listen: started.listen, opsUrl: started.opsUrl, nodeId });
+  onShutdown(async () => {
+    await registration?.deregister();
+    await front.stop();
+  }, log);
   printReady({ role: 'front', id: front.id, listen: started.listen, metrics: `${started.opsUrl}/metrics`, health: `${started.opsUrl}/health` });
   return await new Promise<number>(() => undefined);
 }
