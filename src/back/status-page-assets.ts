@@ -10,6 +10,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lncluster status</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/status/app.css">
 <script src="/status/app.js" defer></script>
 </head>
@@ -68,6 +69,8 @@ code { font-family: ui-monospace, monospace; word-break: break-all; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #8883; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.mono { font-family: ui-monospace, monospace; word-break: break-all; }
+#errors td:first-child { white-space: nowrap; }
 .badge { border-radius: 999px; padding: .1rem .6rem; font-size: .8rem; border: 1px solid currentColor; }
 [data-state="live"], [data-health="healthy"] { color: var(--ok); }
 [data-state="loading"], [data-health="draining"], [data-level="warn"] { color: var(--warn); }
