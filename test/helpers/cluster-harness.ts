@@ -174,6 +174,31 @@ export class TestCluster {
     }
   }
 
+  /** The balancer of this cluster (startBalancer). */
+  balancer: RoleProcess | undefined;
+
+  /** Starts `lncluster balancer` on 127.0.0.1:0 (embedded discovery unless `extra` says otherwise). */
+  async startBalancer(extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<RoleProcess> {
+    this.balancer = await this.spawn(['balancer', ...this.common(), '--balancer.listen', '127.0.0.1:0', '--ops.listen', '127.0.0.1:0', ...extra], env);
+    return this.balancer;
+  }
+
+  balancerPort(): number {
+    const listen = String((this.balancer!.ready['listen'] as string[])[0]);
+    return Number(listen.slice(listen.lastIndexOf(':') + 1));
+  }
+
+  /** The balancer's /health: its discovery view (`discovery.fronts`) and data-plane counters. */
+  async balancerHealth(): Promise<BalancerHealth> {
+    const response = await fetch(String(this.balancer!.ready['health']));
+    return (await response.json()) as BalancerHealth;
+  }
+
+  /** Waits until the balancer's discovery view satisfies `check` (e.g. a front listed as draining). */
+  async waitForBalancerFronts(what: string, check: (fronts: BalancerHealth['discovery']['fronts']) => boolean, timeoutMs = 20_000): Promise<void> {
+    await this.waitFor(what, async () => (check((await this.balancerHealth()).discovery.fronts) ? true : undefined), timeoutMs, 100);
+  }
+
   async stop(): Promise<void> {
     const alive = this.processes.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     for (const p of alive) p.child.kill('SIGTERM');
@@ -181,4 +206,13 @@ export class TestCluster {
     for (const p of alive) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+export interface BalancerHealth {
+  status: string;
+  engine: string;
+  listen: string[];
+  discovery: { kind: string; snapshots: number; fronts: Array<{ id: string; host: string; port: number; state?: string }> };
+  connections: number;
+  backends: Array<{ id: string; state: string; activeConnections: number; totalConnections: number; failures: number }>;
 }

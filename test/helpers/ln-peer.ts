@@ -121,8 +121,8 @@ function wrap(connection: NoiseConnection, secret: Uint8Array): TestPeer {
 }
 
 /** A peer using our own transport, dialing the node. */
-export async function connectPeer(nodeId: string, port: number, secret = crypto.randomSecretKey(), host = '127.0.0.1'): Promise<TestPeer> {
-  const socket: Socket = connect({ host, port });
+export async function connectPeer(nodeId: string, port: number, secret = crypto.randomSecretKey(), host = '127.0.0.1', localAddress?: string): Promise<TestPeer> {
+  const socket: Socket = connect({ host, port, ...(localAddress ? { localAddress } : {}) });
   socket.on('error', () => {});
   const connection = await noiseConnect(socket, { staticKey: localStaticKey(secret, crypto), remoteNodeId: Uint8Array.from(Buffer.from(nodeId, 'hex')), timeoutMs: 10_000 });
   return wrap(connection, secret);
