@@ -311,3 +311,14 @@ test('a real mainnet mini-graph (fixture) at its own date', (t) => {
     t.is(decodeChannelAnnouncement(c.announcement).shortChannelId, c.scid);
   }
 });
+
+test('startPruning prunes on its timer and stops on abort', async (t) => {
+  const { table, setNow } = loaded();
+  const controller = new AbortController();
+  const removed = new Promise<TableChange>((resolve) => table.onChange((c) => c.type === 'channel-removed' && resolve(c)));
+  table.startPruning(0.02, controller.signal);
+  setNow(NOW + 2 * TWO_WEEKS);
+  t.like(await removed, { type: 'channel-removed', why: 'pruned' });
+  controller.abort();
+  t.is(table.counts().channels, 0);
+});

@@ -6,11 +6,13 @@ import { defaultCrypto } from '../../../src/lightning/crypto/index.js';
 import { chainHash } from '../../../src/lightning/chains.js';
 import { signChannelUpdate, syntheticGraph, syntheticUpdateFields } from '../../../src/lightning/gossip/index.js';
 import { GossipStore, RoutingTable } from '../../../src/back/gossip/index.js';
+import { pathToFileURL } from 'node:url';
 
 export const WRITER_BASE = 1_770_000_000;
 export const WRITER_CHANNELS = 60;
 
-const path = process.argv[2];
+// Runs only as a script (the test imports the constants above).
+const path = import.meta.url === pathToFileURL(process.argv[1] ?? '').href ? process.argv[2] : undefined;
 if (path) {
   const crypto = defaultCrypto();
   let now = WRITER_BASE;
