@@ -9,6 +9,7 @@ import { writeSecretFile } from '../cluster/files.js';
 import { writeNodeKeyFile } from '../cluster/node-key.js';
 import { UsageError } from './role.js';
 import { DEMO_TOR_USAGE, demoFrontTorArgs, demoTorRoleArgs, emptyDemoTorOptions, parseDemoTorFlag, type DemoTorOptions } from '../tor/demo-tor.js';
+import { DEMO_BALANCER_USAGE, demoBalancerArgs, demoFrontBalancerArgs, emptyDemoBalancerOptions, parseDemoBalancerFlag, waitForBalancerFronts, type DemoBalancerOptions } from '../balancer/demo-balancer.js';
 
 /**
  * `lncluster demo`: a whole cluster on loopback, each role its own OS process. On first run it
@@ -16,7 +17,7 @@ import { DEMO_TOR_USAGE, demoFrontTorArgs, demoTorRoleArgs, emptyDemoTorOptions,
  * password); then it starts the back and N fronts, prints how to connect, and stops everything on
  * Ctrl-C. Roles log to <data-dir>/logs/<role>.log.
  */
-export const DEMO_USAGE = `usage: lncluster demo [--port P] [--fronts N] [--data-dir DIR] [--network regtest|...] [--json] [--front.node-key local|delegated] ${DEMO_TOR_USAGE}`;
+export const DEMO_USAGE = `usage: lncluster demo [--port P] [--fronts N] [--data-dir DIR] [--network regtest|...] [--json] [--front.node-key local|delegated] ${DEMO_BALANCER_USAGE} ${DEMO_TOR_USAGE}`;
 
 interface DemoOptions {
   port: number;
@@ -27,6 +28,7 @@ interface DemoOptions {
   nodeKeyMode: string;
   logLevel: string;
   tor: DemoTorOptions;
+  balancer: DemoBalancerOptions;
 }
 
 interface ReadyLine {
@@ -40,7 +42,7 @@ interface ReadyLine {
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 function parseDemoArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { port: 9735, fronts: 2, dataDir: '.lncluster', network: 'regtest', json: false, nodeKeyMode: 'delegated', logLevel: 'info', tor: emptyDemoTorOptions() };
+  const options: DemoOptions = { port: 9735, fronts: 2, dataDir: '.lncluster', network: 'regtest', json: false, nodeKeyMode: 'delegated', logLevel: 'info', tor: emptyDemoTorOptions(), balancer: emptyDemoBalancerOptions() };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -56,6 +58,7 @@ function parseDemoArgs(argv: string[]): DemoOptions {
       case '--log.level': options.logLevel = value(); break;
       default:
         if (parseDemoTorFlag(options.tor, flag, value)) break;
+        if (parseDemoBalancerFlag(options.balancer, flag, value)) break;
         throw new UsageError(`unknown demo option ${arg}\n${DEMO_USAGE}`);
     }
   }
@@ -146,18 +149,22 @@ export async function runDemo(argv: string[]): Promise<number> {
           ...common,
           '--front.id', `front-${i + 1}`,
           '--front.back', String(back['cluster']),
-          '--front.listen', `127.0.0.1:${options.port === 0 ? 0 : options.port + i}`,
+          '--front.listen', '127.0.0.1:0',
           '--front.node-key', options.nodeKeyMode,
           '--ops.listen', '127.0.0.1:0',
           ...demoFrontTorArgs(options.tor),
+          ...demoFrontBalancerArgs(options.balancer),
         ]),
       ),
     );
-    const torArgs = demoTorRoleArgs(options.tor, common, fronts.map((f) => String(f['listen'])));
+    // Peers reach the fronts through the balancer (the fronts only take PROXY-headed connections from it).
+    const balancer = await start('balancer', 'balancer', demoBalancerArgs(options.balancer, common, options.port, Boolean(options.tor.control)));
+    if (!(await waitForBalancerFronts(String(balancer['health']), fronts.length))) process.stderr.write('lncluster demo: the balancer does not see every front yet; see logs/balancer.log\n');
+    const torArgs = demoTorRoleArgs(options.tor, common, balancer['tor'] ? [String(balancer['tor'])] : fronts.map((f) => String(f['listen'])));
     const onionAddress = torArgs ? String((await start('tor', 'tor', torArgs))['onionAddress']) : undefined;
     const nodeId = String(back['nodeId']);
-    const listen = String(fronts[0]!['listen']);
-    const processes = [back, ...fronts].map((p) => ({ role: p.role, id: p.id, pid: p.pid, listen: p['listen'] ?? p['cluster'], metrics: p['metrics'] }));
+    const listen = String((balancer['listen'] as string[])[0]);
+    const processes = [back, ...fronts, balancer].map((p) => ({ role: p.role, id: p.id, pid: p.pid, listen: p['listen'] ?? p['cluster'], metrics: p['metrics'] }));
     if (options.json) {
       process.stdout.write(JSON.stringify({ nodeId, listen, adminUrl: back['adminUrl'], dataDir: options.dataDir, processes, ...(onionAddress ? { onionAddress } : {}) }) + '\n');
     } else {
@@ -166,7 +173,7 @@ export async function runDemo(argv: string[]): Promise<number> {
           `lncluster demo running (${options.network}) with ${options.fronts} front(s)${created.length ? `; created ${created.join(', ')} in ${options.dataDir}` : ''}`,
           '',
           `  connect to:   ${nodeId}@${listen}`,
-          ...fronts.slice(1).map((f) => `  or:           ${nodeId}@${String(f['listen'])}`),
+          `  fronts:       ${fronts.map((f) => String(f['listen'])).join(', ')} (behind the balancer; discovery: ${options.balancer.discovery})`,
           ...(onionAddress ? [`  over Tor:     ${nodeId}@${onionAddress}:9735`] : []),
           `  admin API:    ${String(back['adminUrl'])} (password in ${join(options.dataDir, 'admin.password')})`,
           `  cli:          npx lncluster cli --data-dir ${options.dataDir} getinfo`,
