@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { defaultCrypto } from '../lightning/crypto/index.js';
 import type { Config } from './keys.js';
 
@@ -31,12 +32,15 @@ export async function loadNodeKey(config: Config, env: NodeJS.ProcessEnv = proce
   let secret: Uint8Array;
   switch (config['node-key.provider']) {
     case 'file': {
-      const file = config['node-key.file'];
+      const file = nodeKeyFileOf(config);
       let mode: number;
       try {
         mode = statSync(file).mode;
       } catch {
-        throw new NodeKeyError('missing', `node key file ${file} does not exist (create one with \`lncluster keygen --node-key\`)`);
+        throw new NodeKeyError(
+          'missing',
+          `node key file ${file} does not exist (create one with \`lncluster keygen --node-key --data-dir ${config['data-dir']}\`, or set node-key.file)`,
+        );
       }
       if ((mode & 0o077) !== 0) {
         throw new NodeKeyError('unsafe-permissions', `node key file ${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${file}`);
@@ -67,6 +71,18 @@ export async function loadNodeKey(config: Config, env: NodeJS.ProcessEnv = proce
   }
   assertExpectedNodeId(config, nodeId, 'the node key');
   return { secret, nodeId };
+}
+
+/**
+ * The node key file to read. `lncluster keygen --node-key` writes <data-dir>/node.key while the
+ * default of node-key.file is <data-dir>/node_key (what the demo writes): when the default is
+ * absent and keygen's file exists, keygen's file is the one.
+ */
+export function nodeKeyFileOf(config: Config): string {
+  const file = config['node-key.file'];
+  const keygenFile = join(config['data-dir'], 'node.key');
+  if (file === join(config['data-dir'], 'node_key') && !existsSync(file) && existsSync(keygenFile)) return keygenFile;
+  return file;
 }
 
 /** NODE_PUB_KEY / node-id: refuse to serve any other node. */
