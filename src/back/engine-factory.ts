@@ -109,6 +109,9 @@ export async function createChannelEngine(config: Config, host: ChannelEngineHos
             hooks.onEvent?.(event);
           },
           onClosed: () => source.stop(),
+          // The node serves its peers' private channels too (clients of a cluster node rarely announce
+          // theirs): forward to them, as route hints in their invoices ask.
+          configure: (userConfig) => userConfig.set_accept_forwards_to_priv_channels(true),
           log,
         });
       } catch (error) {
