@@ -158,7 +158,7 @@ function twoFronts(): Promise<{ cluster: TestCluster; configFile: string }> {
     // Limits from a file, so that a SIGHUP reload can change them.
     const configFile = join(cluster.dataDir, 'balancer.conf');
     writeFileSync(configFile, 'balancer.max-connections-per-ip = 3\nbalancer.max-new-per-ip-per-second = 100\n');
-    await cluster.startBalancer(['--config', configFile]);
+    await cluster.startBalancer(['--config', configFile, '--balancer.tor-listen', '127.0.0.1:0']);
     await cluster.waitForBalancerFronts('2 fronts in the balancer', (f) => f.length === 2);
     return { cluster, configFile };
   })();
@@ -174,6 +174,13 @@ test.serial('the front sees the real client address (PROXY v2); a PROXY header f
   const view = (await waitListed(cluster, [peer!])).get(peer!.nodeId)!;
   t.regex(view.address, /^127\.0\.0\.2:\d+$/, `the back lists ${view.address}`);
   await closeAll([peer!]);
+
+  // The Tor listener (the onion service target) leads to the same fronts; per-source limits do not apply there.
+  const tor = String(cluster.balancer!.ready['tor']);
+  t.regex(tor, /^127\.0\.0\.1:\d+$/);
+  const viaTor = await Promise.all([1, 2, 3, 4].map(() => connectPeer(cluster.nodeId, Number(tor.split(':')[1]))));
+  for (const p of viaTor) t.is((await p.handshakeInit()).type, 'init');
+  await closeAll(viaTor);
 
   // 127.0.0.2 is not trusted by the fronts: a header from there is a spoofing attempt and is cut.
   const spoof = tcpConnect({ host: '127.0.0.1', port: cluster.frontPort(0), localAddress: '127.0.0.2' });
