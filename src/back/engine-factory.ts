@@ -25,20 +25,26 @@ export interface EngineHooks {
   onEvent?: (event: EngineEvent) => void;
 }
 
+const NO_CHAIN = 'back.channel-engine = ldk needs a chain: set bitcoind.rpc-url (Bitcoin Core JSON-RPC, e.g. http://127.0.0.1:8332)';
+
 /** The node identity the back serves: the node key, or LDK's when LDK is the engine (one identity). */
 export interface BackIdentity {
   nodeId: Uint8Array;
   /** BOLT 8 static-key ECDH for keyless fronts. */
   ecdh(point: Uint8Array): Uint8Array;
+  /** The node secret, to sign our node_announcement. */
+  secret?: Uint8Array;
 }
 
 export async function loadBackIdentity(config: Config, log: Logger = moduleLogger('identity')): Promise<BackIdentity> {
   switch (config['back.channel-engine']) {
     case 'none': {
       const key = await loadNodeKey(config);
-      return { nodeId: key.nodeId, ecdh: localEcdh(defaultCrypto(), key.secret) };
+      return { nodeId: key.nodeId, ecdh: localEcdh(defaultCrypto(), key.secret), secret: key.secret };
     }
     case 'ldk':
+      // Refuse an engine without a chain before LDK's first start switches the node's identity.
+      if (!config['bitcoind.rpc-url']) throw new UsageError(NO_CHAIN);
       return prepareLdkIdentity(config, log);
   }
 }
@@ -49,7 +55,7 @@ const CORE_CHAIN: Record<Network, string> = { bitcoin: 'main', testnet: 'test', 
 /** The chain source `bitcoind.*` describes, checked reachable and on our network. */
 export async function bitcoindFromConfig(config: Config, log: Logger): Promise<BitcoindChainSource> {
   const url = config['bitcoind.rpc-url'];
-  if (!url) throw new UsageError('back.channel-engine = ldk needs a chain: set bitcoind.rpc-url (Bitcoin Core JSON-RPC, e.g. http://127.0.0.1:8332)');
+  if (!url) throw new UsageError(NO_CHAIN);
   let password = '';
   const passwordFile = config['bitcoind.rpc-password-file'];
   if (passwordFile) {
