@@ -21,7 +21,15 @@ export class FakeSession {
   readonly sent: Uint8Array[] = [];
   closed = false;
   budget = Infinity;
+  corks = 0;
+  uncorks = 0;
   constructor(readonly nodeIdHex: string) {}
+  cork(): void {
+    this.corks++;
+  }
+  uncork(): void {
+    this.uncorks++;
+  }
   send(message: Uint8Array): boolean {
     this.sent.push(message);
     this.budget--;

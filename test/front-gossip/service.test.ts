@@ -220,6 +220,8 @@ test('paced sender: pulls only as fast as the session drains, replies go before 
   session.drain();
   t.is(await bulk.done, 'complete');
   t.is(session.sent.length, 1002);
+  t.true(session.corks > 0, 'each chunk is corked');
+  t.is(session.corks, session.uncorks);
   // cancel and close
   const never = sender.enqueue(lots(), 'bulk', 'dump');
   sender.cancelTagged('dump');

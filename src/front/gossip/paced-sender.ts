@@ -20,6 +20,12 @@ export interface GossipSession {
   /** Sends one whole message; false when the socket is congested (wait for 'drain'). */
   send(message: Uint8Array): boolean;
   readonly connection: DrainEmitter;
+  /**
+   * Optional write batching (socket.cork/uncork underneath): when offered, each chunk of messages leaves in
+   * one write instead of one syscall per message, which is most of the cost of a dump after encryption.
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** Replies to queries go before bulk (dumps, rebroadcasts): a query answered mid-dump is not stuck behind it. */
@@ -127,6 +133,16 @@ export class PacedSender {
   readonly #turn = (): void => {
     this.#scheduled = false;
     if (this.#state === 'closed') return;
+    const session = this.#session;
+    session.cork?.();
+    try {
+      this.#sendChunk();
+    } finally {
+      session.uncork?.();
+    }
+  };
+
+  #sendChunk(): void {
     for (let budget = this.#chunk; budget > 0; budget--) {
       if (this.#session.closed) {
         this.close();
@@ -158,7 +174,7 @@ export class PacedSender {
     }
     this.#scheduled = true;
     setImmediate(this.#turn);
-  };
+  }
 
   #finish(job: QueuedJob): void {
     for (const lane of ['reply', 'bulk'] as const) {
