@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { TestCluster, type RoleProcess } from '../helpers/cluster-harness.js';
 import { listenPeer, TestPeer } from '../helpers/ln-peer.js';
 import { startPrivateTorNetwork, findTorGencert, type TorNode } from '../helpers/tor-network.js';
-import { torOrExplain } from '../tor/tor-process.js';
+import { freePort, torOrExplain } from '../tor/tor-process.js';
 import { defaultCrypto } from '../../src/lightning/crypto/index.js';
 import { localStaticKey, noiseConnect } from '../../src/lightning/transport/index.js';
 import { SocksDialer } from '../../src/tor/socks-dialer.js';
@@ -121,20 +121,27 @@ if (torBin && gencert) {
   test('private Tor network: onion peers reach live fronts through the balancer; a front dials an onion peer', async (t) => {
     t.timeout(WHOLE_TEST_MS, 'the whole private-network test is bounded');
     const startedAt = Date.now();
-    const network = await startPrivateTorNetwork(torBin, { bootstrapTimeoutMs: 150_000 });
-    t.teardown(() => network.stop());
-    t.log(`private Tor network bootstrapped in ${Math.round((Date.now() - startedAt) / 1000)} s`);
-    const describeOnFailure = () => {
+    // The network bootstraps (the slow part) while the cluster starts: the fronts only need the SOCKS port number.
+    const socksPort = await freePort();
+    const [networkStart, clusterStart] = await Promise.allSettled([
+      startPrivateTorNetwork(torBin, { bootstrapTimeoutMs: 150_000, clientSocksPort: socksPort }),
+      TestCluster.start({
+        fronts: 2,
+        logLevel: 'info',
+        frontArgs: () => ['--front.proxy-trusted', '127.0.0.1', '--front.tor-socks', `127.0.0.1:${socksPort}`],
+      }),
+    ]);
+    if (networkStart.status === 'fulfilled') t.teardown(() => networkStart.value.stop());
+    if (clusterStart.status === 'fulfilled') t.teardown(() => clusterStart.value.stop());
+    if (networkStart.status === 'rejected') throw networkStart.reason;
+    if (clusterStart.status === 'rejected') throw clusterStart.reason;
+    const network = networkStart.value;
+    const cluster = clusterStart.value;
+    t.log(`private Tor network bootstrapped and cluster started in ${Math.round((Date.now() - startedAt) / 1000)} s`);
+    t.teardown(() => {
       if (!t.passed) t.log(network.describe(20));
-    };
-    t.teardown(describeOnFailure);
-
-    const cluster = await TestCluster.start({
-      fronts: 2,
-      logLevel: 'info',
-      frontArgs: () => ['--front.proxy-trusted', '127.0.0.1', '--front.tor-socks', `127.0.0.1:${network.client.socksPort}`],
     });
-    t.teardown(() => cluster.stop());
+
     const balancer = await cluster.startBalancer(['--balancer.tor-listen', '127.0.0.1:0']);
     const torListen = String(balancer.ready['tor']);
     t.regex(torListen, /^127\.0\.0\.1:\d+$/, 'the balancer opened its Tor listener');
@@ -151,12 +158,20 @@ if (torBin && gencert) {
     const onion = String(torRole.ready['onionAddress']);
     t.deepEqual(torRole.ready['targets'], [torListen], 'the onion service points at the balancer, not at fronts');
     t.is(((await cluster.cli('getinfo')) as { onionAddress?: string }).onionAddress, onion);
+
+    // 0. The remote peer's onion service, published now so its descriptor upload overlaps steps 1 and 2.
+    const remote = await listenPeer();
+    t.teardown(() => remote.close());
+    const control = await TorControlConnection.connect({ host: '127.0.0.1', port: network.onionService.controlPort });
+    t.teardown(() => control.close());
+    await authenticate(control);
+    const remoteService = await addOnion(control, { key: 'new', ports: [{ virtualPort: 9735, target: `127.0.0.1:${remote.port}` }] });
     await descriptors.uploaded(onion, 90_000);
     t.log(`descriptor of ${onion} uploaded after ${Math.round((Date.now() - startedAt) / 1000)} s`);
 
     // 1. A peer over Tor completes init on a front.
     const failures: string[] = [];
-    const first = await connectOverTor(cluster.nodeId, onion, network.client.socksPort!, Date.now() + 90_000, failures);
+    const first = await connectOverTor(cluster.nodeId, onion, socksPort, Date.now() + 90_000, failures);
     t.is(first.theirInit?.type, 'init');
     const firstFront = await frontOf(cluster, first.nodeId);
     t.log(`first peer on ${firstFront} after ${failures.length} failed attempt(s)`);
@@ -168,18 +183,12 @@ if (torBin && gencert) {
     process.kill(victim.child.pid!, 'SIGKILL');
     await victim.exited;
     await first.closedPromise;
-    const second = await connectOverTor(cluster.nodeId, onion, network.client.socksPort!, Date.now() + 90_000, failures);
+    const second = await connectOverTor(cluster.nodeId, onion, socksPort, Date.now() + 90_000, failures);
     const secondFront = await frontOf(cluster, second.nodeId);
     t.not(secondFront, firstFront, 'the second onion peer is on the surviving front');
     second.close();
 
-    // 3. A front dials a peer published as an onion service on the same network.
-    const remote = await listenPeer();
-    t.teardown(() => remote.close());
-    const control = await TorControlConnection.connect({ host: '127.0.0.1', port: network.onionService.controlPort });
-    t.teardown(() => control.close());
-    await authenticate(control);
-    const remoteService = await addOnion(control, { key: 'new', ports: [{ virtualPort: 9735, target: `127.0.0.1:${remote.port}` }] });
+    // 3. A front dials a peer published as an onion service on the same network (published in step 0).
     await descriptors.uploaded(remoteService.onionAddress, 90_000);
     const dialDeadline = Date.now() + 90_000;
     let result: ConnectView;

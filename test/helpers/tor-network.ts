@@ -56,6 +56,8 @@ export interface PrivateTorNetworkOptions {
   bootstrapTimeoutMs?: number;
   /** Keep the folder after stop() (debugging). */
   keepFiles?: boolean;
+  /** The client's SOCKS port, when the caller needs it before the network is up (fronts started in parallel). */
+  clientSocksPort?: number;
 }
 
 export async function findTorGencert(torBin: string): Promise<string | undefined> {
@@ -134,7 +136,7 @@ export async function startPrivateTorNetwork(torBin: string, options: PrivateTor
         p.orPort = await freePort();
         p.dirPort = await freePort();
       }
-      if (role === 'client') p.socksPort = await freePort();
+      if (role === 'client') p.socksPort = options.clientSocksPort ?? (await freePort());
       plans.push(p);
       return p;
     };
