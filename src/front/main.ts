@@ -13,7 +13,7 @@ export async function runFront(argv: string[]): Promise<number> {
   // Keyless (delegated) fronts never read the node key, from any source.
   const nodeKey = config['front.node-key'] === 'local' ? await loadNodeKey(config) : undefined;
   const credentials = await clusterCredentialsFromConfig(config);
-  // front.tor-socks: .onion hosts (every host with front.tor-all) are dialed through Tor.
+  // front.tor-socks: .onion hosts are dialed through Tor (front.tor-all needs dialer.ts to ask torDial.proxies(host)).
   const front = new Front({ config, log, credentials, nodeKey, proxyDial: torDialFromConfig(config)?.proxyDial });
   const started = await front.start();
   // discovery = consul: announce this front; deregistered first on SIGTERM so the balancer stops choosing it.
