@@ -8,7 +8,7 @@ import type { Logger } from '../util/log.js';
 import { startOpsServer } from '../util/ops-server.js';
 import type { BackendSpec } from './backend-set.js';
 import { registerBalancerMetrics } from './balancer-metrics.js';
-import { DiscoverySetupError, discoveryFromConfig, followBackends } from './discovery-feed.js';
+import { DiscoverySetupError, discoveryFromConfig, embeddedEndpoint, followBackends } from './discovery-feed.js';
 import { BalancerError, emptyStats, type BalancerStats, type BoundAddress } from './engine.js';
 import { HaproxyError } from './haproxy.js';
 import { createPlane, type DataPlane, type PlaneAddresses } from './planes.js';
@@ -25,9 +25,21 @@ interface Membership {
   backends: BackendSpec[];
 }
 
-/** The keys that decide which registry is followed; a reload restarts the feed when they change. */
+/**
+ * What decides which registry is followed; a reload restarts the feed when it changes. For the
+ * embedded registry that includes the back's current admin URL (admin.json): a back restarted on a
+ * new port is picked up by a SIGHUP.
+ */
 function discoveryKey(config: Config): string {
-  return JSON.stringify([config.discovery, config['discovery.back-admin-url'], config['discovery.static'], config['consul.url'], config['consul.token'], config['consul.datacenter'], config['data-dir']]);
+  let adminUrl = '';
+  if (config.discovery === 'embedded') {
+    try {
+      adminUrl = embeddedEndpoint(config).adminUrl;
+    } catch {
+      // reported when the feed starts
+    }
+  }
+  return JSON.stringify([config.discovery, adminUrl, config['discovery.static'], config['consul.url'], config['consul.token'], config['consul.datacenter']]);
 }
 
 /** Operator mistakes become one readable message (exit code 2) instead of a stack trace. */
@@ -99,6 +111,7 @@ export async function runBalancer(argv: string[]): Promise<number> {
   let firstSnapshot!: () => void;
   const gotFirst = new Promise<void>((resolve) => (firstSnapshot = resolve));
   let feed: Feed;
+  let feedKey = discoveryKey(config);
   try {
     feed = asUsage(() => startFeed(config, plane, membership, log, firstSnapshot));
   } catch (error) {
@@ -142,9 +155,11 @@ export async function runBalancer(argv: string[]): Promise<number> {
       const next = loadConfig({ argv }).config;
       const nextSettings = balancerSettingsFromConfig(next);
       addresses = await plane.reload(nextSettings);
-      if (discoveryKey(next) !== discoveryKey(config)) {
+      const nextKey = discoveryKey(next);
+      if (nextKey !== feedKey) {
         await feed.stop();
         feed = startFeed(next, plane, membership, log, () => undefined);
+        feedKey = nextKey;
       }
       config = next;
       settings = nextSettings;
