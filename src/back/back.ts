@@ -23,6 +23,12 @@ import { EcdhService } from './ecdh-service.js';
 import { FrontRegistry } from './front-registry.js';
 import { PeerRegistry, type PeerRecord } from './peer-registry.js';
 import { Reconnector } from './reconnector.js';
+import { GossipHub } from './gossip-hub.js';
+import { GossipSync } from './gossip-sync.js';
+import { GossipStore, RoutingTable } from './gossip/index.js';
+import { publishOwnNodeAnnouncement } from './gossip/own-announcement.js';
+import { maskForContext } from '../lightning/features/index.js';
+import { MESSAGE_TYPES } from '../lightning/wire/types.js';
 import { withStatusPage } from './status-page.js';
 import { ONION_REPORT_COMMAND, parseOnionReport } from '../tor/onion-report.js';
 
@@ -41,6 +47,8 @@ export interface BackOptions {
   /** Builds the channel engine once the host (this back) exists; awaited in start(). */
   createEngine(host: ChannelEngineHost): ChannelEngine | Promise<ChannelEngine>;
   adminPassword: string;
+  /** The node secret, for signing our node_announcement (absent: no announcement is signed). */
+  nodeSecret?: Uint8Array;
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -59,6 +67,12 @@ export class Back {
   readonly #addresses = new Map<string, { host: string; port: number }>();
   readonly #persistent = new Set<string>();
   #ops: OpsServer | undefined;
+  readonly gossipTable: RoutingTable;
+  #gossipStore: GossipStore | undefined;
+  readonly #gossipHub: GossipHub;
+  readonly #gossipSync: GossipSync;
+  #gossipLoad: { state: 'loading' | 'ready'; channels: number; totalChannels: number } = { state: 'loading', channels: 0, totalChannels: 0 };
+  #nodeAnnouncement: { status: string; detail?: string } = { status: 'not signed' };
   /** The onion address `lncluster tor` reported (POST onion-address); shown in getinfo, announced in node_announcement. */
   #onionAddress: string | undefined;
   /** Embedded discovery: bumped on every change of the set of fronts (not on heartbeats). */
@@ -93,6 +107,15 @@ export class Back {
         return (await this.connect(nodeId, address.host, address.port)).ok;
       },
     });
+    this.gossipTable = new RoutingTable({ network: config.network as Network, log: moduleLoggerLike(this.#log, 'gossip') });
+    this.#gossipHub = new GossipHub({ table: this.gossipTable, log: this.#log.child({ module: 'gossip' }) });
+    this.#gossipSync = new GossipSync({
+      table: this.gossipTable,
+      chainHash: chainHash(config.network as Network),
+      syncPeers: config['gossip.sync-peers'],
+      send: (nodeId, message) => this.sendToPeer(nodeId, message),
+      log: this.#log.child({ module: 'gossip-sync' }),
+    });
     const { host, port } = splitHostPort(config['back.cluster-listen']);
     this.#server = new ClusterServer({
       credentials: options.credentials,
@@ -108,6 +131,8 @@ export class Back {
           handshakeTimeoutMs: config['peer.handshake-timeout-ms'],
           initTimeoutMs: config['peer.init-timeout-ms'],
           connectTimeoutMs: config['peer.connect-timeout-ms'],
+          rebroadcastIntervalMs: config['gossip.rebroadcast-interval-ms'],
+          queriesPerSecond: config['gossip.queries-per-second'],
         }),
       }),
     });
@@ -134,6 +159,7 @@ export class Back {
     if (address === this.#onionAddress) return;
     this.#onionAddress = address;
     this.#log.info({ onionAddress: address ?? null }, address ? 'onion address reported' : 'onion address withdrawn');
+    if (this.#engine) this.#announceSelf();
   }
 
   async start(): Promise<{ clusterAddress: string; adminUrl: string }> {
@@ -141,6 +167,7 @@ export class Back {
       sendToPeer: (nodeId, message) => this.sendToPeer(hex(nodeId), message),
       disconnectPeer: (nodeId, reason) => this.disconnectPeer(hex(nodeId), reason),
     });
+    await this.#loadGossip();
     const cluster = await this.#server.listen();
     const { host, port } = splitHostPort(this.options.config['ops.listen']);
     this.#ops = await startOpsServer({
@@ -164,6 +191,8 @@ export class Back {
     this.reconnector.close();
     this.dispatcher.close();
     await this.#server.close();
+    this.#gossipHub.close();
+    this.#gossipStore?.close();
     await this.#engine?.close();
     await this.#ops?.close();
   }
@@ -201,6 +230,7 @@ export class Back {
     const log = this.#log.child({ front: frontId });
     if (this.#links.has(frontId)) this.#dropFront(frontId, 'replaced by a new link');
     this.#links.set(frontId, link);
+    this.#gossipHub.addFront(frontId, link);
     this.fronts.add({ id: frontId, listenAddress: hello.listenAddresses[0] ?? remoteAddress, keyless: !hello.holdsNodeKey });
     this.#registryChanged();
     this.#metrics.fronts.set(this.fronts.list().length);
@@ -222,6 +252,7 @@ export class Back {
 
   #dropFront(frontId: string, reason: string): void {
     this.#links.delete(frontId);
+    this.#gossipHub.removeFront(frontId);
     this.fronts.remove(frontId);
     this.#ecdh.forget(frontId);
     this.dispatcher.onFrontGone(frontId);
@@ -286,7 +317,10 @@ export class Back {
         const nodeId = hex(message.nodeId);
         if (!this.peers.isCurrent(nodeId, frontId, String(message.sessionId))) return; // a replaced session's late message
         this.#countMessage(message.data, 'in');
-        this.engine.handleMessage(message.nodeId, message.data);
+        const type = message.data.length >= 2 ? (message.data[0]! << 8) | message.data[1]! : -1;
+        // Replies to our own gossip queries are the sync's; everything else is the channel engine's.
+        if (type === MESSAGE_TYPES.reply_channel_range || type === MESSAGE_TYPES.reply_short_channel_ids_end) this.#gossipSync.onReply(nodeId, message.data);
+        else this.engine.handleMessage(message.nodeId, message.data);
         return;
       }
       case 'connect-result':
@@ -296,7 +330,11 @@ export class Back {
         link.send({ type: 'ecdh-reply', requestId: message.requestId, result: this.#ecdh.answer(frontId, message.point) });
         return;
       case 'gossip':
-        return; // handled by the gossip service when configured
+        this.#gossipHub.onFrame(frontId, link, message).catch((error: unknown) => {
+          log.warn({ reason: (error as Error).message }, 'bad gossip frame from a front');
+          link.close('local', 'malformed gossip frame');
+        });
+        return;
       default:
         log.warn({ type: message.type }, 'unexpected message from a front');
     }
@@ -313,6 +351,7 @@ export class Back {
     }
     this.#metrics.peers.inc({ front: frontId, direction });
     this.reconnector.peerUp(nodeId);
+    this.#gossipSync.onPeerReady(nodeId, init);
     log.info({ peer: nodeId, remote: remoteAddress, direction, session: sessionId }, 'peer ready');
     this.engine.peerConnected({ nodeId: fromHex(nodeId), inbound: record.inbound, init, remoteAddress }).catch((error: unknown) => {
       log.info({ peer: nodeId, reason: (error as Error).message }, 'channel engine refused the peer');
@@ -338,6 +377,7 @@ export class Back {
     this.#metrics.peers.dec({ front: peer.frontId, direction: peer.inbound ? 'inbound' : 'outbound' });
     this.#log.info({ peer: peer.nodeId, front: peer.frontId, reason }, 'peer down');
     this.engine.peerDisconnected(fromHex(peer.nodeId));
+    this.#gossipSync.onPeerDown(peer.nodeId);
     if (this.#persistent.has(peer.nodeId) || this.engine.hasChannelWith(fromHex(peer.nodeId))) this.reconnector.peerDown(peer.nodeId);
   }
 
@@ -353,6 +393,60 @@ export class Back {
     this.#metrics.messages.inc({ type, direction });
   }
 
+  // ---- gossip -------------------------------------------------------------------------------------
+
+  /** Reloads the routing table from SQLite (with progress in logs and getinfo), then persists every change. */
+  async #loadGossip(): Promise<void> {
+    const config = this.options.config;
+    const path = config['gossip.db'] || `${config['data-dir']}/gossip.sqlite`;
+    mkdirSync(config['data-dir'], { recursive: true });
+    const log = this.#log.child({ module: 'gossip' });
+    this.#gossipStore = GossipStore.open(path, { log: moduleLoggerLike(this.#log, 'gossip') });
+    const loaded = this.#gossipStore.load(this.gossipTable, {
+      progressEvery: 10_000,
+      onProgress: (p) => {
+        this.#gossipLoad = { state: 'loading', channels: p.channels, totalChannels: p.totalChannels };
+        log.info({ channels: p.channels, of: p.totalChannels, nodes: p.nodes }, 'loading the routing table');
+      },
+    });
+    this.#gossipLoad = { state: 'ready', channels: loaded.channels, totalChannels: loaded.channels };
+    this.#gossipStore.attach(this.gossipTable);
+    this.gossipTable.startPruning(3600);
+    log.info({ ...this.gossipTable.counts(), db: path, fundingCheck: config['gossip.funding-check'] ? 'on' : 'off (gossip.funding-check)' }, 'routing table ready');
+    this.#announceSelf();
+  }
+
+  /** Signs our node_announcement; the table takes it once one of our channels is public (BOLT 7). */
+  #announceSelf(): void {
+    const secret = this.options.nodeSecret;
+    if (!secret) return;
+    const addresses = [...this.options.config['back.public-addresses'], ...(this.#onionAddress ? [`${this.#onionAddress}:9735`] : [])];
+    try {
+      const { decision } = publishOwnNodeAnnouncement(this.gossipTable, {
+        secretKey: secret,
+        alias: this.options.config['back.alias'],
+        color: this.options.config['back.color'],
+        addresses,
+        features: maskForContext(combineFeatures(this.engine.initFeatures(), FRONT_FEATURES), 'node_announcement'),
+      });
+      this.#nodeAnnouncement = decision.accepted
+        ? { status: 'published' }
+        : { status: decision.reason === 'no-channel-for-node' ? 'waiting for a public channel' : 'refused', detail: decision.detail };
+    } catch (error) {
+      this.#nodeAnnouncement = { status: 'error', detail: (error as Error).message };
+    }
+    this.#log.info({ addresses, ...this.#nodeAnnouncement }, 'own node_announcement');
+  }
+
+  /** Gossip the channel engine produced (our public channels): into the table like any other. */
+  ingestOwnGossip(messages: readonly Uint8Array[]): void {
+    for (const message of messages) {
+      const decision = this.gossipTable.ingest(message, []);
+      if (!decision.accepted) this.#log.warn({ reason: decision.reason, detail: decision.detail }, 'own gossip refused by the routing table');
+    }
+    if (this.#nodeAnnouncement.status !== 'published') this.#announceSelf();
+  }
+
   // ---- admin API ----------------------------------------------------------------------------------
 
   info(): Record<string, unknown> {
@@ -363,6 +457,7 @@ export class Back {
       peers: this.peers.size,
       publicAddresses: this.options.config['back.public-addresses'],
       ...(this.#onionAddress ? { onionAddress: this.#onionAddress } : {}),
+      gossip: { ...this.gossipTable.counts(), load: this.#gossipLoad, sync: this.#gossipSync.progress(), nodeAnnouncement: this.#nodeAnnouncement },
       ...this.#engine?.info?.(),
     };
   }
@@ -433,6 +528,12 @@ export class Back {
       post: new Proxy(routes.post, { get: (target, name: string) => target[name] ?? engineCommands().post?.[name] }),
     };
   }
+}
+
+/** The routing table's logger interface, from a pino child. */
+function moduleLoggerLike(log: Logger, module: string): { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void } {
+  const child = log.child({ module });
+  return { info: (obj, msg) => child.info(obj, msg), warn: (obj, msg) => child.warn(obj, msg) };
 }
 
 function sessionTarget(peer: PeerRecord): PeerTarget {

@@ -24,8 +24,10 @@ export async function runBack(argv: string[]): Promise<number> {
     credentials,
     nodeId: identity.nodeId,
     ecdh: identity.ecdh,
+    nodeSecret: identity.secret,
     adminPassword,
-    createEngine: (host) => createChannelEngine(config, host),
+    // Our public channels' announcements go into the routing table and out through the fronts.
+    createEngine: (host) => createChannelEngine(config, host, { onGossip: (messages) => back.ingestOwnGossip(messages) }),
   });
   const started = await back.start();
   onShutdown(() => back.stop(), log);

@@ -18,6 +18,8 @@ export interface DialOptions {
   sourceAddress?: string;
   /** Opens the TCP stream through a proxy (Tor) instead of directly; used for .onion hosts. */
   proxyDial?: (host: string, port: number, timeoutMs: number) => Promise<Socket>;
+  /** Send every host through proxyDial, not only .onion (front.tor-all). */
+  proxyAll?: boolean;
   signal?: AbortSignal;
 }
 
@@ -76,7 +78,7 @@ export function socketErrorToDialError(error: NodeJS.ErrnoException, host: strin
 
 export async function dialPeer(options: DialOptions): Promise<NoiseConnection> {
   let socket: Socket;
-  if (options.proxyDial && isOnion(options.host)) {
+  if (options.proxyDial && (options.proxyAll || isOnion(options.host))) {
     socket = await options.proxyDial(options.host, options.port, options.connectTimeoutMs);
   } else if (isOnion(options.host)) {
     throw new DialError('unreachable', `${options.host} is an onion address and no Tor SOCKS proxy is configured (front.tor-socks)`);

@@ -18,6 +18,10 @@ import { getOrCreate } from '../util/metrics.js';
 import { startOpsServer, type OpsServer } from '../util/ops-server.js';
 import type { Logger } from '../util/log.js';
 import { DialError, dialPeer } from './dialer.js';
+import { GossipService } from './gossip/gossip-service.js';
+import { decodeGossipFrame, encodeGossipFrame, type GossipRecord } from '../cluster/gossip-frames.js';
+import type { GossipFrameMessage } from '../cluster/messages.js';
+import { PEER_FAULT_REASONS } from '../back/gossip/types.js';
 import { InboundListener } from './inbound-listener.js';
 import { PeerSession, type InitPolicy } from './peer-session.js';
 
@@ -42,7 +46,12 @@ interface Settings {
   handshakeTimeoutMs: number;
   initTimeoutMs: number;
   connectTimeoutMs: number;
+  rebroadcastIntervalMs?: number;
+  queriesPerSecond?: number;
 }
+
+/** Gossip for the back is collected for one turn of the event loop, then sent as one frame. */
+const GOSSIP_IN_MAX_BYTES = 256 * 1024;
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
@@ -66,6 +75,10 @@ export class Front {
   #listenAddress = '';
   #ops: OpsServer | undefined;
   #bytesWindow = { at: Date.now(), in: 0, out: 0 };
+  #gossip: GossipService | undefined;
+  #gossipOut: Array<GossipRecord & { key: string }> = [];
+  #gossipOutBytes = 0;
+  #gossipFlush: NodeJS.Immediate | undefined;
   readonly #metrics = {
     sessions: getOrCreate('lncluster_front_peers', (r) => new Gauge({ name: 'lncluster_front_peers', help: 'live peer sessions on this front', labelNames: ['direction'], registers: [r] })),
     handshakes: getOrCreate(
@@ -135,7 +148,7 @@ export class Front {
       host: ops.host,
       port: ops.port,
       readiness: () => [...(this.#link ? [] : ['not linked to the back']), ...(this.#stopping ? ['stopping'] : [])],
-      details: () => ({ role: 'front', id: this.id, linked: this.isLinked, peers: this.#sessions.size, listen: this.#listenAddress }),
+      details: () => ({ role: 'front', id: this.id, linked: this.isLinked, peers: this.#sessions.size, listen: this.#listenAddress, gossip: this.#gossipSummary() }),
     });
     this.#client.start();
     // Ready means serving: linked to the back, which gives the node id and init features.
@@ -154,6 +167,7 @@ export class Front {
     await new Promise((resolve) => setTimeout(resolve, 100));
     this.#client.stop();
     await this.#listener.close();
+    this.#gossip?.close();
     await this.#ops?.close();
   }
 
@@ -209,9 +223,12 @@ export class Front {
       handshakeTimeoutMs: extra.handshakeTimeoutMs ?? config['peer.handshake-timeout-ms'],
       initTimeoutMs: extra.initTimeoutMs ?? config['peer.init-timeout-ms'],
       connectTimeoutMs: extra.connectTimeoutMs ?? config['peer.connect-timeout-ms'],
+      ...(extra.rebroadcastIntervalMs ? { rebroadcastIntervalMs: extra.rebroadcastIntervalMs } : {}),
+      ...(extra.queriesPerSecond ? { queriesPerSecond: extra.queriesPerSecond } : {}),
     };
     this.#link = link;
     this.#linkCongested = false;
+    this.#gossip ??= this.#createGossip(welcome);
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#metrics.link.set(1);
@@ -273,8 +290,10 @@ export class Front {
         else pending.reject(new Error(`the back refused ECDH: ${message.result.error}`));
         return;
       }
-      case 'heartbeat':
       case 'gossip':
+        this.#onGossipFrame(message);
+        return;
+      case 'heartbeat':
         return;
       default:
         this.#log.warn({ type: message.type }, 'unexpected message from the back');
@@ -350,6 +369,7 @@ export class Front {
       this.#sessionByNode.set(session.nodeIdHex, session);
       if (previous && previous !== session) previous.close('replaced by a newer session on this front');
       this.#metrics.sessions.inc({ direction });
+      this.#gossip?.addPeer(session);
       log.info({ remote: session.remoteAddress, direction }, 'peer ready');
       this.#announce(session, init);
     });
@@ -357,9 +377,13 @@ export class Front {
       this.#countMessage(message, 'in');
       this.#send({ type: 'peer-message', sessionId, nodeId: connection.remoteNodeId, data: message });
     });
-    session.on('gossip', (message) => this.#countMessage(message, 'in'));
+    session.on('gossip', (message) => {
+      this.#countMessage(message, 'in');
+      if (session.ready) this.#gossip?.onPeerGossip(session, message);
+    });
     session.on('closed', (reason) => {
       this.#sessions.delete(sessionId);
+      this.#gossip?.removePeer(session);
       if (this.#sessionByNode.get(session.nodeIdHex) === session) this.#sessionByNode.delete(session.nodeIdHex);
       if (session.ready) {
         this.#metrics.sessions.dec({ direction });
@@ -401,6 +425,7 @@ export class Front {
         connectTimeoutMs: settings.connectTimeoutMs,
         handshakeTimeoutMs: settings.handshakeTimeoutMs,
         proxyDial: this.options.proxyDial,
+        proxyAll: this.options.config['front.tor-all'],
         sourceAddress: this.options.config['front.dial-source-address'] || undefined,
       });
       this.#metrics.handshakes.inc({ direction: 'outbound', result: 'ok' });
@@ -422,6 +447,79 @@ export class Front {
     } finally {
       this.#dials--;
     }
+  }
+
+  // ---- gossip -------------------------------------------------------------------------------------
+
+  #createGossip(welcome: WelcomeMessage): GossipService {
+    return new GossipService({
+      chainHash: welcome.chainHash,
+      ...(this.#settings?.rebroadcastIntervalMs ? { rebroadcastIntervalMs: this.#settings.rebroadcastIntervalMs } : {}),
+      ...(this.#settings?.queriesPerSecond ? { queriesPerSecond: this.#settings.queriesPerSecond } : {}),
+      forward: (message, origins, key) => this.#queueGossipIn({ message, origins, key }),
+      // Replies to the back's own sync queries go to the back like any peer message.
+      onSyncReply: (session, message) => {
+        const peer = this.#sessionByNode.get(session.nodeIdHex);
+        if (peer) this.#send({ type: 'peer-message', sessionId: peer.sessionId, nodeId: peer.connection.remoteNodeId, data: message });
+      },
+      onViolation: (session, reason) => this.#log.info({ peer: session.nodeIdHex, reason }, 'gossip rule broken by peer'),
+      aggregator: { isPeerFault: (reason) => reason !== undefined && PEER_FAULT_REASONS.has(reason as never) },
+    });
+  }
+
+  #queueGossipIn(record: GossipRecord & { key: string }): void {
+    this.#gossipOut.push(record);
+    this.#gossipOutBytes += record.message.length + 40 * record.origins.length + record.key.length;
+    if (this.#gossipOutBytes >= GOSSIP_IN_MAX_BYTES) this.#flushGossipIn();
+    else this.#gossipFlush ??= setImmediate(() => this.#flushGossipIn());
+  }
+
+  #flushGossipIn(): void {
+    if (this.#gossipFlush) clearImmediate(this.#gossipFlush);
+    this.#gossipFlush = undefined;
+    if (this.#gossipOut.length === 0) return;
+    const records = this.#gossipOut;
+    this.#gossipOut = [];
+    this.#gossipOutBytes = 0;
+    this.#send(encodeGossipFrame({ kind: 'gossip-in', records }));
+  }
+
+  #onGossipFrame(frame: GossipFrameMessage): void {
+    const gossip = this.#gossip;
+    if (!gossip) return;
+    let message;
+    try {
+      message = decodeGossipFrame(frame);
+    } catch (error) {
+      this.#log.warn({ reason: (error as Error).message }, 'malformed gossip frame from the back');
+      return;
+    }
+    switch (message.kind) {
+      case 'snapshot-batch':
+        gossip.applySnapshot(message.messages);
+        return;
+      case 'snapshot-end':
+        this.#log.info({ messages: message.total, replica: gossip.stats().replica }, 'routing table replica loaded');
+        return;
+      case 'accepted':
+        gossip.applyFromBack(message.records.map((r) => r.message));
+        return;
+      case 'decisions':
+        gossip.applyFromBack([], message.verdicts);
+        return;
+      case 'gossip-in':
+        return;
+    }
+  }
+
+  #gossipSummary(): Record<string, unknown> | null {
+    const stats = this.#gossip?.stats();
+    return stats ? { replica: stats.replica, messagesSent: stats.messagesSent, peers: stats.peers } : null;
+  }
+
+  /** Gossip figures for /health and tests. */
+  gossipStats(): ReturnType<GossipService['stats']> | undefined {
+    return this.#gossip?.stats();
   }
 
   #countMessage(message: Uint8Array, direction: 'in' | 'out'): void {

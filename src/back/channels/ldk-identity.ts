@@ -30,6 +30,8 @@ export interface LdkIdentity {
   ecdh(point: Uint8Array): Uint8Array;
   /** The folder holding the seed, the channel manager and monitors. */
   engineDir: string;
+  /** LDK's node secret (the node key), to sign our node_announcement. */
+  secret: Uint8Array;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -85,5 +87,5 @@ export async function prepareLdkIdentity(config: Config, log: Logger): Promise<L
     );
   }
   log.info({ nodeId: hex(nodeId), firstStart }, 'node identity from LDK\'s seed');
-  return { nodeId, ecdh: (point) => ldkEcdh(keys, point), engineDir };
+  return { nodeId, ecdh: (point) => ldkEcdh(keys, point), engineDir, secret };
 }

@@ -23,6 +23,12 @@ export interface AggregatorOptions {
   readonly inFlightTimeoutMs?: number;
   /** Rejections within `rejectWindowMs` that mute a peer. Default 20. */
   readonly muteThreshold?: number;
+  /**
+   * Which rejection reasons count against the peers an item came from. Default: every reason; the
+   * front passes the back's peer-fault reasons (malformed, bad signature): stale or duplicate gossip
+   * is normal and must not mute an honest peer.
+   */
+  readonly isPeerFault?: (reason: string | undefined) => boolean;
   readonly rejectWindowMs?: number;
   /** How long a muted peer's gossip is ignored. Default 10 min. */
   readonly muteDurationMs?: number;
@@ -158,7 +164,7 @@ export class GossipAggregator {
    * The back's decision on an item this front forwarded. Rejected: each origin peer gets a strike. Returns the
    * item (with all its origins) so the caller can put an accepted one into the replica and the rebroadcast.
    */
-  onDecision(key: string, accepted: boolean, _reason?: string): DecisionResult {
+  onDecision(key: string, accepted: boolean, reason?: string): DecisionResult {
     const entry = this.#inFlight.get(key);
     if (!entry) return { item: undefined, accepted };
     this.#inFlight.delete(key);
@@ -167,7 +173,7 @@ export class GossipAggregator {
     } else {
       this.#stats.rejected++;
       this.#rememberRejected(key);
-      for (const peer of entry.origins) this.#countRejection(peer);
+      if (this.#o.isPeerFault?.(reason) ?? true) for (const peer of entry.origins) this.#countRejection(peer);
     }
     return { item: entry, accepted };
   }
