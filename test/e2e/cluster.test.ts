@@ -26,7 +26,7 @@ function openChannelBytes(temporaryChannelId: Uint8Array): Uint8Array {
   return message;
 }
 
-test('a @node-lightning/noise peer: handshake, init, ping/pong, open_channel answered by the back', async (t) => {
+test.serial('a @node-lightning/noise peer: handshake, init, ping/pong, open_channel answered by the back', async (t) => {
   const cluster = await TestCluster.start({ fronts: 1 });
   t.teardown(() => cluster.stop());
   const peer = await connectNodeLightningPeer(cluster.nodeId, cluster.frontPort(0));
@@ -59,7 +59,7 @@ test('a @node-lightning/noise peer: handshake, init, ping/pong, open_channel ans
   peer.close();
 });
 
-test('a peer whose networks exclude our chain gets an error and is disconnected', async (t) => {
+test.serial('a peer whose networks exclude our chain gets an error and is disconnected', async (t) => {
   const cluster = await TestCluster.start({ fronts: 1 });
   t.teardown(() => cluster.stop());
   const peer = await connectPeer(cluster.nodeId, cluster.frontPort(0));
@@ -70,7 +70,7 @@ test('a peer whose networks exclude our chain gets an error and is disconnected'
   t.true(peer.closed);
 });
 
-test('SIGKILL a front: its peer is marked down within 3 s and reconnects through the other front', async (t) => {
+test.serial('SIGKILL a front: its peer is marked down within 3 s and reconnects through the other front', async (t) => {
   const cluster = await TestCluster.start({ fronts: 2 });
   t.teardown(() => cluster.stop());
   const first = await connectPeer(cluster.nodeId, cluster.frontPort(0));
@@ -91,7 +91,7 @@ test('SIGKILL a front: its peer is marked down within 3 s and reconnects through
   t.deepEqual(fronts.map((f) => f.id), ['front-2']);
 });
 
-test('cli connect: least-loaded front dials; a front whose dials fail is retried on the other; no front is a clear error', async (t) => {
+test.serial('cli connect: least-loaded front dials; a front whose dials fail is retried on the other; no front is a clear error', async (t) => {
   // front-1 dials from 127.0.0.2, which the remote refuses: its dials fail.
   const cluster = await TestCluster.start({ fronts: 2, frontArgs: (i) => (i === 0 ? ['--front.dial-source-address', '127.0.0.2'] : []) });
   t.teardown(() => cluster.stop());
@@ -124,7 +124,7 @@ test('cli connect: least-loaded front dials; a front whose dials fail is retried
   t.regex(failed.stderr, /no front available/);
 });
 
-test('keyless fronts: no node key anywhere in the front, handshakes both ways succeed', async (t) => {
+test.serial('keyless fronts: no node key anywhere in the front, handshakes both ways succeed', async (t) => {
   const cluster = await TestCluster.start({ fronts: 0 });
   t.teardown(() => cluster.stop());
   // The front's data dir is the shared one, but point its key file at nothing and strip the environment:
@@ -144,7 +144,7 @@ test('keyless fronts: no node key anywhere in the front, handshakes both ways su
   t.deepEqual(peers.map((p) => p.direction).sort(), ['inbound', 'outbound']);
 });
 
-test('the cluster port rejects a client without the cluster certificate, and garbage, without harm', async (t) => {
+test.serial('the cluster port rejects a client without the cluster certificate, and garbage, without harm', async (t) => {
   const cluster = await TestCluster.start({ fronts: 1 });
   t.teardown(() => cluster.stop());
   const [host, port] = [cluster.clusterAddress.split(':')[0]!, Number(cluster.clusterAddress.split(':')[1])];

@@ -32,7 +32,7 @@ async function metric(cluster: TestCluster, name: string): Promise<Map<string, n
   return values;
 }
 
-test('gossip from peers on front A reaches a peer on front B once, never returns to its origins, and each item reached the back once', async (t) => {
+test.serial('gossip from peers on front A reaches a peer on front B once, never returns to its origins, and each item reached the back once', async (t) => {
   const cluster = await TestCluster.start({ fronts: 2, backArgs: ['--gossip.rebroadcast-interval-ms', String(REBROADCAST_MS)] });
   t.teardown(() => cluster.stop());
   const graph = syntheticGraph({ nodes: 2, channels: 1, timestamp: Math.floor(Date.now() / 1000) - 60, network: 'regtest', seed: 'e2e-gossip' });
@@ -57,7 +57,7 @@ test('gossip from peers on front A reaches a peer on front B once, never returns
   t.like(info.gossip, { channels: 1, channelUpdates: 2 });
 });
 
-test('query_channel_range is answered from the replica; the table survives a back restart', async (t) => {
+test.serial('query_channel_range is answered from the replica; the table survives a back restart', async (t) => {
   const cluster = await TestCluster.start({ fronts: 1 });
   t.teardown(() => cluster.stop());
   const graph = syntheticGraph({ nodes: 6, channels: 10, timestamp: Math.floor(Date.now() / 1000) - 60, network: 'regtest', seed: 'e2e-range' });
