@@ -160,3 +160,20 @@ test.serial('the cluster port rejects a client without the cluster certificate, 
   t.is(info.fronts, 1, 'the linked front is unaffected');
   t.is(info.nodeId, cluster.nodeId);
 });
+
+test.serial('inbound peers without channels are capped; the oldest is evicted first', async (t) => {
+  const cluster = await TestCluster.start({ fronts: 1, backArgs: ['--back.max-unfunded-inbound-peers', '2'] });
+  t.teardown(() => cluster.stop());
+  const peers = [];
+  for (let i = 0; i < 3; i++) {
+    const peer = await connectPeer(cluster.nodeId, cluster.frontPort(0));
+    await peer.handshakeInit();
+    await cluster.waitFor(`peer ${i} listed`, async () => ((await cluster.api('peers')) as PeerView[]).find((p) => p.nodeId === peer.nodeId));
+    peers.push(peer);
+  }
+  await peers[0]!.closedPromise;
+  t.true(peers[0]!.closed, 'the oldest peer was disconnected');
+  const listed = ((await cluster.api('peers')) as PeerView[]).map((p) => p.nodeId).sort();
+  t.deepEqual(listed, [peers[1]!.nodeId, peers[2]!.nodeId].sort());
+  t.false(peers[2]!.closed);
+});
