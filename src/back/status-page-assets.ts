@@ -66,6 +66,7 @@ code { font-family: ui-monospace, monospace; word-break: break-all; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #8884; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
 .card .value { font-size: 1.4rem; font-variant-numeric: tabular-nums; }
+#gossip-size, #gossip-sync { font-size: 1rem; max-width: 28rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #8883; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -165,7 +166,11 @@ export const STATUS_PAGE_JS = `'use strict';
       ? (channels === undefined ? 'n/a' : channels) + ' channels, ' + (nodes === undefined ? 'n/a' : nodes) + ' nodes'
       : size === undefined ? undefined : describe(size));
     var sync = pick(info, ['gossip.sync', 'gossip.syncProgress', 'gossipSync', 'sync', 'progress']);
-    text('gossip-sync', sync === undefined ? undefined : describe(sync));
+    var load = pick(info, ['gossip.load', 'routingTable.load']);
+    var parts = [];
+    if (sync !== undefined) parts.push(describe(sync));
+    if (load !== undefined) parts.push('table load: ' + describe(load));
+    text('gossip-sync', parts.join(' · '));
     var list = byId('info');
     var items = [];
     Object.keys(info).sort().forEach(function (key) {
