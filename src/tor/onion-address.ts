@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ed25519PublicKeyFromScalar } from './ed25519-base.js';
+import { base32Decode, base32Encode } from '../util/base32.js';
 
 export type OnionAddressErrorCode = 'bad-address' | 'bad-checksum' | 'bad-version' | 'bad-key';
 
@@ -17,7 +18,6 @@ export class OnionAddressError extends Error {
 
 const VERSION = 0x03;
 const CHECKSUM_PREFIX = new TextEncoder().encode('.onion checksum');
-const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 /** Length of the 56-character label (35 bytes in base32). */
 export const ONION_V3_LABEL_LENGTH = 56;
 /** Tor's key type prefix in ADD_ONION and in the PrivateKey it returns. */
@@ -31,41 +31,6 @@ function checksum(publicKey: Uint8Array): Uint8Array {
   hash.update(publicKey);
   hash.update(Uint8Array.of(VERSION));
   return new Uint8Array(hash.digest()).subarray(0, 2);
-}
-
-function base32Encode(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32_ALPHABET[(buffer >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
-function base32Decode(text: string): Uint8Array | undefined {
-  const out: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const c of text) {
-    const v = BASE32_ALPHABET.indexOf(c);
-    if (v < 0) return undefined;
-    buffer = (buffer << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((buffer >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  return Uint8Array.from(out);
 }
 
 /** "<56 chars>.onion" of a 32-byte ed25519 public key. */

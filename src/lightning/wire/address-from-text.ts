@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { WireError } from './errors.js';
 import type { NodeAddress } from './address.js';
+import { base32Decode } from '../../util/base32.js';
 
 /**
  * The BOLT 7 address descriptor for a host and port as operators write them: an IPv4 or IPv6
@@ -12,7 +13,7 @@ export function nodeAddressFromHost(host: string, port: number): NodeAddress {
   if (isIPv4(bare)) return { type: 'ipv4', addr: Uint8Array.from(bare.split('.').map(Number)), port };
   if (isIPv6(bare)) return { type: 'ipv6', addr: ipv6Bytes(bare), port };
   const onion = /^([a-z2-7]{56})\.onion$/i.exec(bare);
-  if (onion) return { type: 'torv3', addr: base32Decode(onion[1]!.toLowerCase()), port };
+  if (onion) return { type: 'torv3', addr: base32Decode(onion[1]!.toLowerCase())!, port };
   if (!/^[A-Za-z0-9.-]{1,255}$/.test(bare)) throw new WireError('bad-value', `${JSON.stringify(host)} is not an IP address, onion v3 name or hostname`);
   return { type: 'dns', hostname: bare, port };
 }
@@ -43,20 +44,4 @@ function ipv6Bytes(address: string): Uint8Array {
     out[i * 2 + 1] = value & 0xff;
   });
   return out;
-}
-
-function base32Decode(text: string): Uint8Array {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const char of text) {
-    value = (value << 5) | alphabet.indexOf(char);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Uint8Array.from(out);
 }

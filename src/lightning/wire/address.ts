@@ -1,6 +1,7 @@
 import { WireError } from './errors.js';
 import { ByteReader } from './reader.js';
 import { ByteWriter } from './writer.js';
+import { base32Encode } from '../../util/base32.js';
 
 /** A BOLT 7 `address descriptor` of a known type. */
 export type NodeAddress =
@@ -103,25 +104,6 @@ export function encodeAddressDescriptor(a: NodeAddress): Uint8Array {
   return w.finish();
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-function base32(b: Uint8Array): string {
-  let out = '';
-  let bits = 0;
-  let acc = 0;
-  for (const x of b) {
-    acc = (acc << 8) | x;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(acc >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    acc &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
-  return out;
-}
-
 /** "host:port" for display and for dialing: "1.2.3.4:9735", "[2001:db8::1]:9735", "xyz...onion:9735". */
 export function addressToString(a: NodeAddress): string {
   switch (a.type) {
@@ -134,7 +116,7 @@ export function addressToString(a: NodeAddress): string {
     }
     case 'torv2':
     case 'torv3':
-      return `${base32(a.addr)}.onion:${a.port}`;
+      return `${base32Encode(a.addr)}.onion:${a.port}`;
     case 'dns':
       return `${a.hostname}:${a.port}`;
   }
