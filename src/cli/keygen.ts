@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ClusterCredentialsError } from '../cluster/errors.js';
 import { generateClusterFiles } from '../cluster/data-dir.js';
+import { CONFIG_KEYS } from '../config/keys.js';
 
-/** Used when neither --data-dir nor LNCLUSTER_DATA_DIR is given. */
-export const DEFAULT_DATA_DIR = 'lncluster-data';
+/** Used when neither --data-dir nor LNCLUSTER_DATA_DIR is given: the roles' own default. */
+export const DEFAULT_DATA_DIR = CONFIG_KEYS['data-dir'].default;
 
 const USAGE = `usage: lncluster keygen [--data-dir DIR] [--password-file FILE] [--node-key] [--force] [--json]
 

@@ -20,7 +20,7 @@ export function clusterFilePaths(dataDir: string): ClusterFilePaths {
     certFile: join(dataDir, 'cluster.crt'),
     keyFile: join(dataDir, 'cluster.key'),
     passwordFile: join(dataDir, 'cluster.password'),
-    nodeKeyFile: join(dataDir, 'node.key'),
+    nodeKeyFile: join(dataDir, 'node_key'), // node-key.file's default (src/config/keys.ts)
   };
 }
 
