@@ -177,3 +177,25 @@ test.serial('inbound peers without channels are capped; the oldest is evicted fi
   t.deepEqual(listed, [peers[1]!.nodeId, peers[2]!.nodeId].sort());
   t.false(peers[2]!.closed);
 });
+
+test.serial('a front that loses its back stops accepting, disconnects its peers after the grace period, and recovers', async (t) => {
+  const cluster = await TestCluster.start({ fronts: 1, frontArgs: () => ['--front.disconnect-grace-ms', '1500'] });
+  t.teardown(() => cluster.stop());
+  const peer = await connectPeer(cluster.nodeId, cluster.frontPort(0));
+  await peer.handshakeInit();
+  const health = String(cluster.fronts[0]!.ready['health']).replace('/health', '/ready');
+
+  cluster.back.child.kill('SIGKILL');
+  await cluster.back.exited;
+  await cluster.waitFor('front not ready', async () => ((await fetch(health)).status === 503 ? true : undefined));
+  await t.throwsAsync(connectPeer(cluster.nodeId, cluster.frontPort(0)), undefined, 'no new peer while the back is away');
+  t.false(peer.closed, 'existing peers stay during the grace period');
+  await peer.closedPromise;
+  t.pass('peer disconnected after the grace period');
+
+  cluster.back = await cluster.spawn(['back', ...cluster.common(), '--back.cluster-listen', cluster.clusterAddress, '--ops.listen', '127.0.0.1:0']);
+  await cluster.waitFor('front linked again', async () => ((await fetch(health)).status === 200 ? true : undefined), 20_000);
+  const again = await connectPeer(cluster.nodeId, cluster.frontPort(0));
+  await again.handshakeInit();
+  await cluster.waitFor('peer listed again', async () => ((await cluster.api('peers')) as PeerView[]).find((p) => p.nodeId === again.nodeId));
+});
