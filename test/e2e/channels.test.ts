@@ -1,6 +1,7 @@
 // Channels end to end with real processes: a back running LDK (`back.channel-engine = ldk`) on its
 // production bitcoind chain source, pointed at a fake bitcoind the test mines; two fronts; and
-// independent LDK nodes (their own PeerManager and sockets, separate processes) as peers.
+// independent LDK nodes (their own PeerManager and sockets, separate processes) as peers, every
+// connection through the balancer (fronts trust its PROXY v2 header from 127.0.0.1).
 // One cluster for the file: the steps build on each other (open, front loss, back restart, relay).
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -26,6 +27,7 @@ interface PeerChannel {
   peer: string;
   usable: boolean;
   ready: boolean;
+  forwardingInfo: boolean;
 }
 interface PeerView {
   nodeId: string;
@@ -43,6 +45,7 @@ const fedHeight = new Map<LdkPeerProcess, number>();
 let alice: LdkPeerProcess; // opens a channel to the node
 let bob: LdkPeerProcess; // the node opens a channel to him (relay target)
 let aliceChannel = '';
+let carrier = 0; // index of the front alice's first session landed on (through the balancer)
 
 /** Gives a peer every block it has not seen yet, in order. */
 async function feed(peer: LdkPeerProcess): Promise<void> {
@@ -77,8 +80,9 @@ async function peerChannelUsable(peer: LdkPeerProcess): Promise<PeerChannel | un
 
 const event = (name: string) => (e: PeerEvent) => e.event === name;
 
-async function startBack(clusterListen: string) {
-  return cluster.spawn(['back', ...cluster.common(), '--back.cluster-listen', clusterListen, '--ops.listen', '127.0.0.1:0', ...backArgs]);
+/** The back again on the same addresses (fronts and the balancer's discovery find it where it was). */
+async function restartBack(clusterListen: string, opsListen: string) {
+  return cluster.spawn(['back', ...cluster.common(), '--back.cluster-listen', clusterListen, '--ops.listen', opsListen, ...backArgs]);
 }
 
 /** Waits for an `error` (17) or `warning` (1) from the node. */
@@ -107,7 +111,9 @@ test.before(async () => {
   ];
   // Fronts drop their peers as soon as the back is lost: LDK needs a fresh session (channel_reestablish)
   // after a back restart; a surviving session re-announced to a new back would get a loose reestablish.
-  cluster = await TestCluster.start({ fronts: 2, backArgs, frontArgs: () => ['--front.disconnect-grace-ms', '0'], logLevel: 'info' });
+  cluster = await TestCluster.start({ fronts: 2, backArgs, frontArgs: () => ['--front.disconnect-grace-ms', '0', '--front.proxy-trusted', '127.0.0.1'], logLevel: 'info' });
+  await cluster.startBalancer();
+  await cluster.waitForBalancerFronts('both fronts in the balancer', (fronts) => fronts.length === 2);
   alice = await spawnPeer();
 });
 
@@ -128,9 +134,10 @@ test.serial('one identity: the node key is LDK\'s, the previous one kept aside',
   t.is(info['nodeId'], cluster.nodeId);
 });
 
-test.serial('an LDK peer through a front opens a channel: pending on both sides, then ready after confirmations', async (t) => {
-  await alice.request('connect', { port: cluster.frontPort(0), nodeId: cluster.nodeId });
-  await cluster.waitFor('alice on front-1', async () => (await livePeers()).find((p) => p.nodeId === alice.nodeId && p.front === 'front-1'), 20_000);
+test.serial('an LDK peer through the balancer and a front opens a channel: pending on both sides, then ready after confirmations', async (t) => {
+  await alice.request('connect', { port: cluster.balancerPort(), nodeId: cluster.nodeId });
+  const session = await cluster.waitFor('alice connected', async () => (await livePeers()).find((p) => p.nodeId === alice.nodeId), 20_000);
+  carrier = session.front === 'front-1' ? 0 : 1;
   await alice.request('open', { nodeId: cluster.nodeId, sats: 200_000 });
   const pending = await alice.waitEvent(event('ChannelPending'), 30_000);
   aliceChannel = String(pending['channelId']);
@@ -153,16 +160,17 @@ test.serial('an LDK peer through a front opens a channel: pending on both sides,
   t.is(shown?.outboundMsat, 0);
 });
 
-test.serial('SIGKILL the front carrying the peer: disconnect seen, reconnect through the other front, reestablish, then a payment', async (t) => {
-  cluster.fronts[0]!.child.kill('SIGKILL');
+test.serial('SIGKILL the front carrying the peer: disconnect seen, reconnect (balancer) through the other front, reestablish, then a payment', async (t) => {
+  cluster.fronts[carrier]!.child.kill('SIGKILL');
   await alice.waitEvent(event('socket-closed'), 10_000);
   await cluster.waitFor('engine saw the disconnect', () => channelWith(alice.nodeId, 'ready'), 10_000);
   t.falsy((await livePeers()).find((p) => p.nodeId === alice.nodeId));
 
-  await alice.request('connect', { port: cluster.frontPort(1), nodeId: cluster.nodeId });
+  await cluster.waitForBalancerFronts('the dead front out of the balancer', (fronts) => fronts.length === 1);
+  await alice.request('connect', { port: cluster.balancerPort(), nodeId: cluster.nodeId });
   await cluster.waitFor('reestablished at the back', () => channelWith(alice.nodeId, 'usable'), 20_000);
   await cluster.waitFor('reestablished at alice', () => peerChannelUsable(alice), 20_000);
-  t.is((await livePeers()).find((p) => p.nodeId === alice.nodeId)?.front, 'front-2');
+  t.is((await livePeers()).find((p) => p.nodeId === alice.nodeId)?.front, `front-${2 - carrier}`);
 
   const before = (await channelWith(alice.nodeId, 'usable'))!;
   const { invoice } = (await cluster.cli('invoice', '50000', 'after front loss')) as { invoice: string };
@@ -172,21 +180,27 @@ test.serial('SIGKILL the front carrying the peer: disconnect seen, reconnect thr
   // 50 sat is under our channel reserve: it shows as less inbound, not yet as outbound capacity.
   const channel = await cluster.waitFor('payment received', async () => (await channels()).find((c) => c.channelId === aliceChannel && c.inboundMsat <= before.inboundMsat - 50_000), 10_000);
   t.is(channel.state, 'usable');
-  t.regex(cluster.back.stderr(), /channel engine: payment-received/);
+  await cluster.waitFor('payment logged', async () => (/channel engine: payment-received/.test(cluster.back.stderr()) ? true : undefined), 10_000);
 });
 
 test.serial('restart the back (SIGKILL): channels come back from disk and reestablish', async (t) => {
   const clusterListen = cluster.clusterAddress;
+  const opsListen = new URL(String(cluster.back.ready['adminUrl'])).host;
   cluster.back.child.kill('SIGKILL');
   await cluster.back.exited;
   await alice.waitEvent(event('socket-closed'), 10_000);
-  cluster.back = await startBack(clusterListen);
+  cluster.back = await restartBack(clusterListen, opsListen);
   const restored = await channels();
   t.is(restored.find((c) => c.channelId === aliceChannel)?.peer, alice.nodeId, 'the channel came back from disk');
-  await cluster.waitFor('front-2 relinked', async () => ((await cluster.api('fronts')) as unknown[]).length >= 1 || undefined, 20_000);
+  await cluster.waitFor('the front relinked', async () => ((await cluster.api('fronts')) as unknown[]).length >= 1 || undefined, 20_000);
+  await cluster.waitForBalancerFronts('the balancer sees it', (fronts) => fronts.length === 1);
 
-  await alice.request('connect', { port: cluster.frontPort(1), nodeId: cluster.nodeId });
-  await cluster.waitFor('reestablished after the restart', () => channelWith(alice.nodeId, 'usable'), 20_000);
+  await alice.request('connect', { port: cluster.balancerPort(), nodeId: cluster.nodeId });
+  await cluster.waitFor('reestablished after the restart', () => channelWith(alice.nodeId, 'usable'), 20_000).catch((e: unknown) => {
+    t.log(cluster.fronts[1 - carrier]!.stderr().split('\n').slice(-15).join('\n'));
+    t.log(cluster.back.stderr().split('\n').slice(-15).join('\n'));
+    throw e;
+  });
   const { invoice } = (await cluster.cli('invoice', '10000')) as { invoice: string };
   await alice.request('pay', { invoice });
   await alice.waitEvent(event('PaymentSent'), 30_000);
@@ -194,9 +208,10 @@ test.serial('restart the back (SIGKILL): channels come back from disk and reesta
 });
 
 test.serial('relay: a payment from one LDK peer to another is forwarded by the node', async (t) => {
-  await cluster.startFront(0);
+  await cluster.startFront(carrier);
+  await cluster.waitForBalancerFronts('both fronts in the balancer again', (fronts) => fronts.length === 2);
   bob = await spawnPeer();
-  await bob.request('connect', { port: cluster.frontPort(0), nodeId: cluster.nodeId });
+  await bob.request('connect', { port: cluster.balancerPort(), nodeId: cluster.nodeId });
   await cluster.waitFor('bob connected', async () => (await livePeers()).find((p) => p.nodeId === bob.nodeId), 20_000);
   const opened = (await cluster.cli('open', bob.nodeId, '150000')) as { temporaryChannelId: string };
   t.regex(opened.temporaryChannelId, /^[0-9a-f]{64}$/);
@@ -207,6 +222,8 @@ test.serial('relay: a payment from one LDK peer to another is forwarded by the n
   await bob.waitEvent(event('ChannelReady'), 30_000);
   await cluster.waitFor('bob channel usable', () => channelWith(bob.nodeId, 'usable'), 30_000);
   await cluster.waitFor('bob sees it usable', () => peerChannelUsable(bob), 20_000);
+  // Bob's invoice hints at the node's side of the channel once he has its (private) channel_update.
+  await cluster.waitFor('bob has our channel_update', async () => (await bob.request<PeerChannel[]>('channels')).find((c) => c.forwardingInfo), 20_000);
 
   const invoice = await bob.request<string>('invoice', { msat: 20_000 });
   await alice.request('pay', { invoice });
@@ -225,7 +242,7 @@ test.serial('relay: a payment from one LDK peer to another is forwarded by the n
 });
 
 test.serial('malformed BOLT 2 messages through a front: error or warning, the back stays up', async (t) => {
-  const raw = await connectPeer(cluster.nodeId, cluster.frontPort(1));
+  const raw = await connectPeer(cluster.nodeId, cluster.balancerPort());
   await raw.handshakeInit();
   await cluster.waitFor('raw peer ready', async () => (await livePeers()).find((p) => p.nodeId === raw.nodeId), 10_000);
 

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import * as ldk from 'lightningdevkit';
 import { loadLdk } from '../../src/back/channels/ldk-wasm.js';
 import { fakeFundingTransaction } from './ldk-test-chain.js';
+import { isPresent } from '../../src/back/channels/ldk-wire.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
@@ -197,6 +198,8 @@ async function run(req: Request): Promise<unknown> {
         usable: c.get_is_usable(),
         ready: c.get_is_channel_ready(),
         outboundMsat: c.get_outbound_capacity_msat(),
+        // The counterparty's channel_update for its direction arrived: our invoices can hint at it.
+        forwardingInfo: isPresent(c.get_counterparty().get_forwarding_info()),
       }));
     case 'invoice': {
       const r = ldk.UtilMethods.constructor_create_invoice_from_channelmanager(
@@ -215,7 +218,10 @@ async function run(req: Request): Promise<unknown> {
       const p = ldk.UtilMethods.constructor_payment_parameters_from_invoice(inv.res);
       if (!(p instanceof ldk.Result_C3Tuple_ThirtyTwoBytesRecipientOnionFieldsRouteParametersZNoneZ_OK)) throw new Error('bad invoice params');
       const r = chanman.send_payment(p.res.get_a(), p.res.get_b(), new Uint8Array(randomBytes(32)), p.res.get_c(), ldk.Retry.constructor_attempts(3));
-      if (!r.is_ok()) throw new Error('send_payment failed');
+      if (!r.is_ok()) {
+        const reason = r instanceof ldk.Result_NoneRetryableSendFailureZ_Err ? ldk.RetryableSendFailure[r.err] : 'unknown';
+        throw new Error(`send_payment failed: ${reason}`);
+      }
       return true;
     }
     case 'exit':
