@@ -13,7 +13,7 @@ import { localStaticKey, type NoiseConnection, type StaticKey } from '../lightni
 import { encodeAddressDescriptor } from '../lightning/wire/address.js';
 import { nodeAddressFromHost } from '../lightning/wire/address-from-text.js';
 import { messageTypeName } from '../lightning/wire/types.js';
-import type { NodeKey } from '../config/node-key.js';
+import { NodeKeyError, type NodeKey } from '../config/node-key.js';
 import { getOrCreate } from '../util/metrics.js';
 import { startOpsServer, type OpsServer } from '../util/ops-server.js';
 import type { Logger } from '../util/log.js';
@@ -71,6 +71,8 @@ export class Front {
   #dials = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  #started = false;
+  #fatal: NodeKeyError | undefined;
   #linkCongested = false;
   #listenAddress = '';
   #ops: OpsServer | undefined;
@@ -152,7 +154,12 @@ export class Front {
     });
     this.#client.start();
     // Ready means serving: linked to the back, which gives the node id and init features.
-    await this.#client.waitUntilUp();
+    await this.#client.waitUntilUp().catch(() => undefined);
+    if (this.#fatal) {
+      await this.stop('node id mismatch');
+      throw this.#fatal;
+    }
+    this.#started = true;
     this.#log.info({ listen: this.#listenAddress, back: this.options.config['front.back'], keyless: !this.options.nodeKey, ops: this.#ops.url }, 'front started');
     return { listen: this.#listenAddress, opsUrl: this.#ops.url };
   }
@@ -197,18 +204,26 @@ export class Front {
 
   // ---- the link -----------------------------------------------------------------------------------
 
-  #onUp(welcome: WelcomeMessage, link: ClusterLink): void {
-    if (this.options.nodeKey && hex(this.options.nodeKey.nodeId) !== hex(welcome.nodeId)) {
-      this.#log.fatal({ ours: hex(this.options.nodeKey.nodeId), back: hex(welcome.nodeId) }, 'the back serves another node id than our node key: refusing to serve');
-      link.close('local', 'node id mismatch');
-      void this.stop('node id mismatch').then(() => process.exit(1));
-      return;
+  /** The back must serve the node our key (local mode) and node-id (NODE_PUB_KEY) name. */
+  #nodeIdMismatch(backNodeId: Uint8Array): NodeKeyError | undefined {
+    const back = hex(backNodeId);
+    if (this.options.nodeKey && hex(this.options.nodeKey.nodeId) !== back) {
+      return new NodeKeyError('node-id-mismatch', `the back serves node ${back}, but this front's node key is ${hex(this.options.nodeKey.nodeId)}`);
     }
     const expected = this.options.config['node-id'];
-    if (expected && expected !== hex(welcome.nodeId)) {
-      this.#log.fatal({ expected, back: hex(welcome.nodeId) }, 'the back serves another node id than node-id (NODE_PUB_KEY): refusing to serve');
+    if (expected && expected !== back) return new NodeKeyError('node-id-mismatch', `the back serves node ${back}, but node-id (NODE_PUB_KEY) is ${expected}`);
+    return undefined;
+  }
+
+  #onUp(welcome: WelcomeMessage, link: ClusterLink): void {
+    const mismatch = this.#nodeIdMismatch(welcome.nodeId);
+    if (mismatch) {
+      // Refuse to serve another node: at start, start() throws it (one clear line, exit 2); later, exit.
+      this.#fatal = mismatch;
+      this.#log.fatal({ reason: mismatch.message }, 'refusing to serve');
       link.close('local', 'node id mismatch');
-      void this.stop('node id mismatch').then(() => process.exit(1));
+      this.#client.stop();
+      if (this.#started) void this.stop('node id mismatch').then(() => process.exit(2));
       return;
     }
     let extra: Partial<Omit<Settings, 'welcome'>> = {};

@@ -27,6 +27,7 @@ test('the strict parser accepts the format and rejects what Prometheus would', (
     'h_sum 0.3',
     'h_count 2',
     'g NaN',
+    'g4 Nan',
     'g2 -Inf',
     'g3 1.5e-3',
     '',

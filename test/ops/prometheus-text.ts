@@ -28,14 +28,15 @@ export class PrometheusTextError extends Error {
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const FLOAT = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|Inf|inf|NaN)$/;
+// Prometheus parses values with Go's ParseFloat: Inf and NaN in any case (prom-client writes "Nan").
+const FLOAT = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
 const TYPES = new Set<MetricType>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 function parseFloatStrict(text: string, line: number, what: string): number {
   if (!FLOAT.test(text)) throw new PrometheusTextError(line, `${what} ${JSON.stringify(text)} is not a float`);
   if (/^[+]?Inf$/i.test(text)) return Infinity;
   if (/^-Inf$/i.test(text)) return -Infinity;
-  if (text === 'NaN') return NaN;
+  if (/^nan$/i.test(text)) return NaN;
   return Number(text);
 }
 
