@@ -2,6 +2,10 @@ import { parseArgs } from 'node:util';
 import { ClusterCredentialsError } from '../cluster/errors.js';
 import { generateClusterFiles } from '../cluster/data-dir.js';
 import { CONFIG_KEYS } from '../config/keys.js';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeSecretFile } from '../cluster/files.js';
 
 /** Used when neither --data-dir nor LNCLUSTER_DATA_DIR is given: the roles' own default. */
 export const DEFAULT_DATA_DIR = CONFIG_KEYS['data-dir'].default;
@@ -52,6 +56,10 @@ export async function runKeygen(args: string[]): Promise<number> {
       nodeKey: values['node-key'] ?? false,
       force: values.force ?? false,
     });
+    // The back's admin API password, so that a back can start on this data dir right away.
+    const adminPasswordFile = join(dataDir, 'admin.password');
+    const adminPasswordCreated = !existsSync(adminPasswordFile);
+    if (adminPasswordCreated) await writeSecretFile(adminPasswordFile, randomBytes(24).toString('base64url') + '\n', false);
     if (values.json) {
       process.stdout.write(
         `${JSON.stringify({
@@ -60,6 +68,7 @@ export async function runKeygen(args: string[]): Promise<number> {
           passwordFile: result.passwordFile,
           passwordGenerated: result.passwordGenerated,
           fingerprint256: result.fingerprint256,
+          adminPasswordFile,
           ...(result.nodeId ? { nodeKeyFile: result.nodeKeyFile, nodeId: result.nodeId } : {}),
         })}\n`,
       );
@@ -69,6 +78,7 @@ export async function runKeygen(args: string[]): Promise<number> {
         `cluster key:         ${result.keyFile} (encrypted)`,
         `key password:        ${result.passwordFile}${result.passwordGenerated ? ' (generated)' : ''}`,
         `fingerprint:         ${result.fingerprint256}`,
+        `admin password:      ${adminPasswordFile}${adminPasswordCreated ? ' (generated)' : ' (kept)'}`,
         ...(result.nodeId ? [`node key:            ${result.nodeKeyFile}`, `node id:             ${result.nodeId}`] : []),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

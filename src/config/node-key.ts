@@ -32,7 +32,7 @@ export async function loadNodeKey(config: Config, env: NodeJS.ProcessEnv = proce
   let secret: Uint8Array;
   switch (config['node-key.provider']) {
     case 'file': {
-      const file = nodeKeyFileOf(config);
+      const file = config['node-key.file'];
       let mode: number;
       try {
         mode = statSync(file).mode;
@@ -71,18 +71,6 @@ export async function loadNodeKey(config: Config, env: NodeJS.ProcessEnv = proce
   }
   assertExpectedNodeId(config, nodeId, 'the node key');
   return { secret, nodeId };
-}
-
-/**
- * The node key file to read. `lncluster keygen --node-key` writes <data-dir>/node.key while the
- * default of node-key.file is <data-dir>/node_key (what the demo writes): when the default is
- * absent and keygen's file exists, keygen's file is the one.
- */
-export function nodeKeyFileOf(config: Config): string {
-  const file = config['node-key.file'];
-  const keygenFile = join(config['data-dir'], 'node.key');
-  if (file === join(config['data-dir'], 'node_key') && !existsSync(file) && existsSync(keygenFile)) return keygenFile;
-  return file;
 }
 
 /** NODE_PUB_KEY / node-id: refuse to serve any other node. */

@@ -9,7 +9,7 @@ let registry: Registry | undefined;
 export function metricsRegistry(): Registry {
   if (!registry) {
     registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: 'lncluster_process_' });
+    collectDefaultMetrics({ register: registry, prefix: 'lncluster_' }); // lncluster_process_cpu_seconds_total, lncluster_nodejs_...
   }
   return registry;
 }
