@@ -115,9 +115,14 @@ export async function createChannelEngine(config: Config, host: ChannelEngineHos
             hooks.onEvent?.(event);
           },
           onClosed: () => source.stop(),
-          // The node serves its peers' private channels too (clients of a cluster node rarely announce
-          // theirs): forward to them, as route hints in their invoices ask.
-          configure: (userConfig) => userConfig.set_accept_forwards_to_priv_channels(true),
+          configure: (userConfig) => {
+            // The node serves its peers' private channels too (clients of a cluster node rarely
+            // announce theirs): forward to them, as route hints in their invoices ask.
+            userConfig.set_accept_forwards_to_priv_channels(true);
+            // Accept public and private channels alike (LDK refuses by default an inbound channel
+            // whose announcement preference differs from our own default, private).
+            userConfig.get_channel_handshake_limits().set_force_announced_channel_preference(false);
+          },
           log,
         });
       } catch (error) {

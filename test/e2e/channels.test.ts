@@ -21,6 +21,8 @@ interface ChannelView {
   outboundMsat: number;
   inboundMsat: number;
   fundingTxo: string | null;
+  isOutbound: boolean;
+  isPublic: boolean;
 }
 interface PeerChannel {
   channelId: string;
@@ -158,6 +160,8 @@ test.serial('an LDK peer through the balancer and a front opens a channel: pendi
   t.is(shown?.peer, alice.nodeId);
   t.true((shown?.inboundMsat ?? 0) > 0, 'the funder\'s balance is our inbound');
   t.is(shown?.outboundMsat, 0);
+  t.is(shown?.isOutbound, false, 'opened by the peer');
+  t.is(shown?.isPublic, false);
 });
 
 test.serial('SIGKILL the front carrying the peer: disconnect seen, reconnect (balancer) through the other front, reestablish, then a payment', async (t) => {

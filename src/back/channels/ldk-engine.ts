@@ -409,8 +409,9 @@ export class LdkChannelEngine implements ChannelEngine {
         shortChannelId: scid === undefined ? undefined : scidText(scid),
         fundingTxo: isPresent(funding) ? outpointText(funding) : undefined,
         confirmations: someU32(c.get_confirmations()),
-        isOutbound: c.get_is_outbound(),
-        isPublic: c.get_is_announced(),
+        // The bindings hand booleans over as 0/1 numbers.
+        isOutbound: Boolean(c.get_is_outbound()),
+        isPublic: Boolean(c.get_is_announced()),
       };
     });
   }
