@@ -35,6 +35,10 @@ interface SourceState {
 
 /** The key a source address is counted under. */
 export function sourceKey(address: string, ipv6PrefixLength: number): string {
+  // Fast paths for what sockets report for IPv4 clients: "1.2.3.4", or "::ffff:1.2.3.4" on a
+  // dual-stack listener. Runs once per accepted connection, so no regex here.
+  if (address.indexOf(':') < 0 && address.length > 0) return address;
+  if (address.startsWith('::ffff:') && address.indexOf(':', 7) < 0 && address.indexOf('.', 7) > 0) return address.slice(7);
   const ip = normalizeAddress(address);
   if (!net.isIPv6(ip)) return ip;
   const bytes = ipv6Bytes(ip);
@@ -74,9 +78,19 @@ export class AdmissionControl {
 
   /** Decides on a new connection from `address`; when admitted, call `release(key)` once it closes. */
   admit(address: string): { verdict: AdmissionVerdict; key: string } {
+    const key = this.keyOf(address);
+    return { verdict: this.admitKey(key), key };
+  }
+
+  /** The key `address` is counted under (what `admitKey` and `release` take). */
+  keyOf(address: string): string {
+    return sourceKey(address, this.limits.ipv6PrefixLength);
+  }
+
+  /** `admit` for a key from `keyOf`, without allocating a result (the per-connection path). */
+  admitKey(key: string): AdmissionVerdict {
     const limits = this.limits;
-    const key = sourceKey(address, limits.ipv6PrefixLength);
-    if (this.total >= limits.maxConnections) return { verdict: 'global-cap', key };
+    if (this.total >= limits.maxConnections) return 'global-cap';
     const now = Date.now();
     let state = this.sources.get(key);
     if (!state) {
@@ -87,12 +101,12 @@ export class AdmissionControl {
       state.tokens = Math.min(limits.newConnectionsBurstPerSource, state.tokens + refill);
       state.refilledAt = now;
     }
-    if (state.connections >= limits.maxConnectionsPerSource) return { verdict: 'source-connections', key };
-    if (state.tokens < 1) return { verdict: 'source-rate', key };
+    if (state.connections >= limits.maxConnectionsPerSource) return 'source-connections';
+    if (state.tokens < 1) return 'source-rate';
     state.tokens -= 1;
     state.connections++;
     this.total++;
-    return { verdict: 'admitted', key };
+    return 'admitted';
   }
 
   release(key: string): void {

@@ -78,6 +78,13 @@ interface BackendEntry {
   checkFailures: number;
 }
 
+/** Where to connect for one chosen backend (the hot path's lean answer; see `pick`). */
+export interface BackendTarget {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface BackendSetEvents {
   change: [BackendView[]];
 }
@@ -88,6 +95,8 @@ export interface BackendSetEvents {
  */
 export class BackendSet extends EventEmitter<BackendSetEvents> {
   private readonly entries = new Map<string, BackendEntry>();
+  /** `entries` as an array, rebuilt on membership changes, so choosing allocates nothing. */
+  private ordered: BackendEntry[] = [];
   private readonly options: BackendSetOptions;
   private rotation = 0;
   private checkTimer: NodeJS.Timeout | null = null;
@@ -138,24 +147,41 @@ export class BackendSet extends EventEmitter<BackendSetEvents> {
       }
     }
     for (const id of [...this.entries.keys()]) if (!seen.has(id)) this.entries.delete(id);
+    this.ordered = [...this.entries.values()];
     this.changed();
   }
 
   /** The ready backend with the fewest active connections; ties rotate. Null when none is ready. */
   choose(exclude?: ReadonlySet<string>): BackendView | null {
-    const now = Date.now();
-    const list = [...this.entries.values()];
+    const best = this.pickEntry(exclude);
+    return best ? this.view(best, Date.now()) : null;
+  }
+
+  /**
+   * `choose` without building a view: the entry itself, read-only to the caller. Its host and port
+   * are the current ones; pass its id to acquire/release/reportSuccess/reportFailure.
+   */
+  pick(exclude?: ReadonlySet<string> | null): BackendTarget | null {
+    return this.pickEntry(exclude);
+  }
+
+  private pickEntry(exclude?: ReadonlySet<string> | null): BackendEntry | null {
+    const list = this.ordered;
     const n = list.length;
     if (n === 0) return null;
+    const now = Date.now();
     const start = this.rotation++ % n;
+    if (this.rotation >= 0x3fffffff) this.rotation = 0;
     let best: BackendEntry | null = null;
     for (let k = 0; k < n; k++) {
-      const entry = list[(start + k) % n]!;
-      if (exclude?.has(entry.id)) continue;
+      let i = start + k;
+      if (i >= n) i -= n;
+      const entry = list[i]!;
+      if (exclude && exclude.has(entry.id)) continue;
       if (this.stateOf(entry, now) !== 'ready') continue;
       if (!best || entry.activeConnections < best.activeConnections) best = entry;
     }
-    return best ? this.view(best, now) : null;
+    return best;
   }
 
   /** Counts a connection as carried by `id` (call when the connect succeeded). */

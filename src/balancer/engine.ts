@@ -3,8 +3,10 @@
 // write the PROXY v2 header, then splice both directions with backpressure and half-close.
 import net from 'node:net';
 import { AdmissionControl, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission.js';
-import { BackendSet, type BackendSetOptions, type BackendSpec, type BackendView } from './backend-set.js';
-import { encodeProxyV2, originTlv, proxyAddressOf, type ProxyTlv } from './proxy-v2.js';
+import { BackendSet, type BackendSetOptions, type BackendSpec, type BackendTarget, type BackendView } from './backend-set.js';
+import { DeadlineQueue } from './builtin-deadlines.js';
+import { ProxyHeaderCache } from './builtin-header.js';
+import { originTlv } from './proxy-v2.js';
 
 export interface ListenSpec {
   /** '::' listens dual-stack (IPv4 and IPv6); falls back to 0.0.0.0 where IPv6 is unavailable. */
@@ -100,10 +102,38 @@ export class BalancerError extends Error {
   }
 }
 
+/**
+ * The address clients reach a listener on, when it is one fixed address (not a wildcard): the
+ * PROXY header's destination then needs no getsockname per connection.
+ */
+interface LocalAddress {
+  address: string | null;
+  port: number;
+}
+
 interface Listener {
   spec: ListenSpec;
   server: net.Server;
+  local: LocalAddress;
 }
+
+/** Per-connection state, kept small: one object and the listeners' closures. */
+class Relay {
+  upstream: net.Socket | null = null;
+  /** Fronts that failed for this client; created on the first failure only. */
+  failed: Set<string> | null = null;
+  attempts = 0;
+  /** The upstream connected and bytes may have been forwarded: no more retries. */
+  connected = false;
+  constructor(
+    readonly client: net.Socket,
+    readonly key: string,
+    readonly local: LocalAddress,
+  ) {}
+}
+
+const ignore = (): void => undefined;
+const WILDCARDS = new Set(['::', '0.0.0.0', '']);
 
 export class BalancerEngine {
   readonly backends: BackendSet;
@@ -112,14 +142,20 @@ export class BalancerEngine {
   private listeners: Listener[] = [];
   private readonly sockets = new Set<net.Socket>();
   private readonly counters = emptyStats();
-  private extraTlvs: ProxyTlv[] = [];
+  private headers: ProxyHeaderCache;
+  /** Clients that have not sent a byte yet (checked when their deadline passes). */
+  private idle: DeadlineQueue<Relay>;
+  /** Relays whose upstream is connecting. */
+  private connecting: DeadlineQueue<Relay>;
   private closed = false;
 
   constructor(options: BalancerOptionsInput = {}, snapshot: readonly BackendSpec[] = []) {
     this.options = resolveBalancerOptions(options);
     this.admission = new AdmissionControl(this.options.limits);
     this.backends = new BackendSet(this.options.backends, snapshot);
-    this.extraTlvs = this.options.origin ? [originTlv(this.options.origin)] : [];
+    this.headers = new ProxyHeaderCache(this.options.origin ? [originTlv(this.options.origin)] : []);
+    this.idle = new DeadlineQueue(this.options.idleTimeoutMs, this.idleExpired);
+    this.connecting = new DeadlineQueue(this.options.connectTimeoutMs, this.connectExpired);
   }
 
   async start(): Promise<BoundAddress[]> {
@@ -160,7 +196,11 @@ export class BalancerEngine {
     this.listeners = [...kept, ...added];
     this.options = next;
     this.admission.setLimits(next.limits);
-    this.extraTlvs = next.origin ? [originTlv(next.origin)] : [];
+    this.headers = new ProxyHeaderCache(next.origin ? [originTlv(next.origin)] : []);
+    // A queue expires in insertion order only for one delay: a new delay gets a new queue, and the
+    // old one keeps serving the connections already in it (each relay remembers its queue).
+    if (next.idleTimeoutMs !== this.idle.delayMs) this.idle = new DeadlineQueue(next.idleTimeoutMs, this.idleExpired);
+    if (next.connectTimeoutMs !== this.connecting.delayMs) this.connecting = new DeadlineQueue(next.connectTimeoutMs, this.connectExpired);
     return this.addresses();
   }
 
@@ -196,10 +236,13 @@ export class BalancerEngine {
       });
     }
     for (const socket of this.sockets) socket.destroy();
+    this.idle.clear();
+    this.connecting.clear();
   }
 
   private listen(spec: ListenSpec): Promise<Listener> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) => this.handle(socket));
+    const local: LocalAddress = { address: null, port: 0 };
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) => this.handle(socket, local));
     server.on('error', () => undefined); // errors after listen (EMFILE on accept) must not crash us
     const attempt = (host: string): Promise<Listener> =>
       new Promise((resolve, reject) => {
@@ -207,7 +250,12 @@ export class BalancerEngine {
         server.once('error', onError);
         server.listen({ host, port: spec.port, ipv6Only: false, backlog: 4096 }, () => {
           server.off('error', onError);
-          resolve({ spec, server });
+          const bound = server.address();
+          if (bound && typeof bound === 'object' && !WILDCARDS.has(bound.address)) {
+            local.address = bound.address;
+            local.port = bound.port;
+          }
+          resolve({ spec, server, local });
         });
       });
     return attempt(spec.host).catch((error: NodeJS.ErrnoException) => {
@@ -216,11 +264,12 @@ export class BalancerEngine {
     });
   }
 
-  private handle(client: net.Socket): void {
+  private handle(client: net.Socket, local: LocalAddress): void {
     const counters = this.counters;
     counters.acceptedTotal++;
-    client.on('error', () => undefined);
-    const { verdict, key } = this.admission.admit(client.remoteAddress ?? '');
+    client.on('error', ignore);
+    const key = this.admission.keyOf(client.remoteAddress ?? '');
+    const verdict = this.admission.admitKey(key);
     if (verdict !== 'admitted') {
       if (verdict === 'global-cap') counters.refused.globalCap++;
       else if (verdict === 'source-connections') counters.refused.sourceConnections++;
@@ -229,84 +278,128 @@ export class BalancerEngine {
       return;
     }
     this.sockets.add(client);
-    const options = this.options;
-    let upstream: net.Socket | null = null;
-    let released = false;
-    client.once('close', () => {
-      this.sockets.delete(client);
-      counters.bytesFromClients += client.bytesRead;
-      counters.bytesToClients += client.bytesWritten;
-      if (!released) {
-        released = true;
-        this.admission.release(key);
-      }
-      if (upstream && !upstream.writableEnded) upstream.destroy();
-    });
+    const relay = new Relay(client, key, local);
+    const idle = this.idle;
+    client.on('close', () => this.clientClosed(relay, idle));
     // A client that never sends a byte is dropped. bytesRead counts what the kernel handed us even
-    // while the socket is paused waiting for the front, so no per-chunk listener is needed.
-    const idleTimer = setTimeout(() => {
-      if (client.bytesRead === 0 && !client.destroyed) {
-        counters.idleTimeouts++;
-        client.destroy();
-        upstream?.destroy();
-      }
-    }, options.idleTimeoutMs);
-    idleTimer.unref();
-    client.once('close', () => clearTimeout(idleTimer));
-
-    const tried = new Set<string>();
-    const header = options.proxyProtocol ? encodeProxyV2({ command: 'proxy', address: proxyAddressOf(client), tlvs: this.extraTlvs }) : null;
-
-    const attempt = (): void => {
-      if (client.destroyed) return;
-      const backend = this.backends.choose(tried);
-      if (!backend) {
-        counters.refused.noBackend++;
-        client.destroy();
-        return;
-      }
-      tried.add(backend.id);
-      const socket = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
-      upstream = socket;
-      let connected = false;
-      const connectTimer = setTimeout(() => socket.destroy(new Error('connect timeout')), options.connectTimeoutMs);
-      socket.once('error', () => undefined);
-      socket.once('close', () => {
-        clearTimeout(connectTimer);
-        if (connected) {
-          this.backends.release(backend.id);
-          if (!client.writableEnded) client.destroy();
-          return;
-        }
-        // The client left while we were connecting: not the front's fault.
-        if (client.destroyed) return;
-        // Nothing was forwarded yet: this client may still be saved by another front.
-        counters.connectFailures++;
-        this.backends.reportFailure(backend.id);
-        if (tried.size < options.maxConnectAttempts) {
-          counters.retries++;
-          attempt();
-        } else {
-          counters.refused.noBackend++;
-          client.destroy();
-        }
-      });
-      socket.once('connect', () => {
-        clearTimeout(connectTimer);
-        connected = true;
-        if (client.destroyed) {
-          socket.destroy();
-          return;
-        }
-        this.backends.reportSuccess(backend.id);
-        this.backends.acquire(backend.id);
-        counters.forwardedTotal++;
-        socket.on('error', () => undefined);
-        if (header) socket.write(header);
-        client.pipe(socket);
-        socket.pipe(client);
-      });
-    };
-    attempt();
+    // while the socket is not flowing yet, so no per-chunk listener is needed.
+    idle.add(relay);
+    this.attempt(relay);
   }
+
+  private clientClosed(relay: Relay, idle: DeadlineQueue<Relay>): void {
+    const { client, upstream } = relay;
+    this.sockets.delete(client);
+    idle.delete(relay);
+    this.connecting.delete(relay);
+    const counters = this.counters;
+    counters.bytesFromClients += client.bytesRead;
+    counters.bytesToClients += client.bytesWritten;
+    this.admission.release(relay.key);
+    if (upstream && !upstream.writableEnded) upstream.destroy();
+  }
+
+  private readonly idleExpired = (relay: Relay): void => {
+    const client = relay.client;
+    if (client.bytesRead === 0 && !client.destroyed) {
+      this.counters.idleTimeouts++;
+      client.destroy();
+      relay.upstream?.destroy();
+    }
+  };
+
+  private readonly connectExpired = (relay: Relay): void => {
+    if (!relay.connected) relay.upstream?.destroy(new Error('connect timeout'));
+  };
+
+  private attempt(relay: Relay): void {
+    const client = relay.client;
+    if (client.destroyed) return;
+    const backend = this.backends.pick(relay.failed);
+    if (!backend) {
+      this.counters.refused.noBackend++;
+      client.destroy();
+      return;
+    }
+    relay.attempts++;
+    // Numeric hosts (what discovery hands out) connect without a DNS lookup.
+    const socket = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+    relay.upstream = socket;
+    this.connecting.add(relay);
+    socket.on('error', ignore);
+    socket.on('close', () => this.upstreamClosed(relay, socket, backend));
+    socket.on('connect', () => this.upstreamConnected(relay, socket, backend));
+  }
+
+  private upstreamClosed(relay: Relay, socket: net.Socket, backend: BackendTarget): void {
+    const client = relay.client;
+    if (relay.connected) {
+      this.backends.release(backend.id);
+      if (!client.writableEnded) client.destroy();
+      return;
+    }
+    this.connecting.delete(relay);
+    // The client left while we were connecting: not the front's fault.
+    if (client.destroyed || relay.upstream !== socket) return;
+    // Nothing was forwarded yet: this client may still be saved by another front.
+    const counters = this.counters;
+    counters.connectFailures++;
+    this.backends.reportFailure(backend.id);
+    (relay.failed ??= new Set()).add(backend.id);
+    if (relay.attempts < this.options.maxConnectAttempts) {
+      counters.retries++;
+      this.attempt(relay);
+    } else {
+      counters.refused.noBackend++;
+      client.destroy();
+    }
+  }
+
+  private upstreamConnected(relay: Relay, socket: net.Socket, backend: BackendTarget): void {
+    this.connecting.delete(relay);
+    const client = relay.client;
+    if (client.destroyed) {
+      socket.destroy();
+      return;
+    }
+    relay.connected = true;
+    this.backends.reportSuccess(backend.id);
+    this.backends.acquire(backend.id);
+    this.counters.forwardedTotal++;
+    if (client.bytesRead > 0) this.idle.delete(relay);
+    client.on('end', () => socket.end());
+    socket.on('end', () => client.end());
+    // Whatever the client sent while we were connecting leaves together with the header, in one
+    // write (one syscall, one segment).
+    const first = client.readableLength > 0 ? (client.read() as Buffer | null) : null;
+    const opening = this.options.proxyProtocol ? this.header(client, relay.local, first) : first;
+    if (opening && !socket.write(opening)) pauseUntilDrain(client, socket);
+    // Manual forwarding instead of pipe(): three listeners per direction instead of seven, and a
+    // drain listener only while one side is actually behind.
+    client.on('data', (chunk: Buffer) => {
+      if (!socket.write(chunk)) pauseUntilDrain(client, socket);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) pauseUntilDrain(socket, client);
+    });
+  }
+
+  private header(client: net.Socket, local: LocalAddress, first: Buffer | null): Buffer {
+    const sourceAddress = client.remoteAddress;
+    const sourcePort = client.remotePort;
+    const destinationAddress = local.address ?? client.localAddress;
+    const destinationPort = local.address !== null ? local.port : client.localPort;
+    if (sourceAddress && sourcePort !== undefined && destinationAddress && destinationPort !== undefined) {
+      const header = this.headers.encode(sourceAddress, sourcePort, destinationAddress, destinationPort, first);
+      if (header) return header;
+    }
+    return this.headers.unspecified(first);
+  }
+}
+
+/** Backpressure: `from` stops until `to` has flushed what it holds. */
+function pauseUntilDrain(from: net.Socket, to: net.Socket): void {
+  if (from.isPaused()) return;
+  from.pause();
+  to.once('drain', () => from.resume());
 }
