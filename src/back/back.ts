@@ -108,7 +108,11 @@ export class Back {
       },
     });
     this.gossipTable = new RoutingTable({ network: config.network as Network, log: moduleLoggerLike(this.#log, 'gossip') });
-    this.#gossipHub = new GossipHub({ table: this.gossipTable, log: this.#log.child({ module: 'gossip' }) });
+    this.#gossipHub = new GossipHub({
+      table: this.gossipTable,
+      log: this.#log.child({ module: 'gossip' }),
+      onChannelUpdate: (message, origins) => this.#channelUpdateToEngine(message, origins),
+    });
     this.#gossipSync = new GossipSync({
       table: this.gossipTable,
       chainHash: chainHash(config.network as Network),
@@ -133,6 +137,9 @@ export class Back {
           connectTimeoutMs: config['peer.connect-timeout-ms'],
           rebroadcastIntervalMs: config['gossip.rebroadcast-interval-ms'],
           queriesPerSecond: config['gossip.queries-per-second'],
+          // A channel engine must see every peer reconnect (channel_reestablish follows a fresh init):
+          // sessions that outlived a lost link are closed rather than announced again.
+          resumeSessions: config['back.channel-engine'] === 'none',
         }),
       }),
     });
@@ -436,6 +443,16 @@ export class Back {
       this.#nodeAnnouncement = { status: 'error', detail: (error as Error).message };
     }
     this.#log.info({ addresses, ...this.#nodeAnnouncement }, 'own node_announcement');
+  }
+
+  /**
+   * A peer's channel_update also concerns the channel engine when that peer is a channel counterparty:
+   * for a private channel it is the only way to learn the peer's fees (as LDK's PeerManager does).
+   */
+  #channelUpdateToEngine(message: Uint8Array, origins: readonly string[]): void {
+    for (const origin of origins) {
+      if (this.peers.get(origin) && this.#engine?.hasChannelWith(fromHex(origin))) this.#engine.handleMessage(fromHex(origin), message);
+    }
   }
 
   /** Gossip the channel engine produced (our public channels): into the table like any other. */

@@ -4,6 +4,7 @@ import { decodeGossipFrame, encodeGossipFrame, type GossipRecord, type GossipVer
 import type { GossipFrameMessage } from '../cluster/messages.js';
 import { PEER_FAULT_REASONS, RoutingTable, type GossipStore, type TableChange } from './gossip/index.js';
 import { getOrCreate } from '../util/metrics.js';
+import { MESSAGE_TYPES } from '../lightning/wire/types.js';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -18,6 +19,8 @@ export interface GossipHubOptions {
   log: Logger;
   /** How long accepted items are collected before going out to the fronts. */
   flushIntervalMs?: number;
+  /** Every channel_update a front forwarded, with its origins, whatever the table decided. */
+  onChannelUpdate?: (message: Uint8Array, origins: readonly string[]) => void;
 }
 
 const MAX_BATCH_BYTES = 512 * 1024;
@@ -63,6 +66,9 @@ export class GossipHub {
     }
     const verdicts: GossipVerdict[] = [];
     for (const record of message.records) {
+      if (record.message.length >= 2 && ((record.message[0]! << 8) | record.message[1]!) === MESSAGE_TYPES.channel_update) {
+        this.options.onChannelUpdate?.(record.message, record.origins);
+      }
       const decision = await this.options.table.ingestAsync(record.message, record.origins);
       const kind = decision.accepted ? decision.kind : (decision.kind ?? 'unknown');
       this.#metrics.decisions.inc({ kind, result: decision.accepted ? 'accepted' : decision.reason });

@@ -82,7 +82,7 @@ export function discoveryFromConfig(config: Config, log?: Logger): Discovery {
     case 'static':
       return new StaticDiscovery(parseStaticFronts(config['discovery.static']));
     case 'embedded':
-      return new EmbeddedDiscovery(embeddedEndpoint(config));
+      return new EmbeddedDiscovery({ ...embeddedEndpoint(config), resolveAdminUrl: () => embeddedEndpoint(config).adminUrl });
   }
 }
 

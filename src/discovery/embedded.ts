@@ -12,6 +12,11 @@ import type { Discovery, Registration, RegisterOptions, ServiceInstance, Snapsho
 export interface EmbeddedDiscoveryOptions {
   /** The back's admin API base URL. */
   adminUrl: string;
+  /**
+   * Looks the URL up again after a failed request (a back restarted on another port writes a new
+   * admin.json); default: keep `adminUrl`.
+   */
+  resolveAdminUrl?: () => string;
   password: string;
   waitMs?: number;
   backoff?: { initialMs: number; maxMs: number };
@@ -38,10 +43,11 @@ export class EmbeddedDiscovery implements Discovery {
       let registryIndex = 0;
       let ownIndex = 0;
       let lastFingerprint: string | undefined;
+      let adminUrl = options.adminUrl;
       while (!stop.aborted) {
         let answer: RegistryAnswer;
         try {
-          const url = `${options.adminUrl}/api/discovery?service=${encodeURIComponent(service)}&index=${registryIndex}&wait=${options.waitMs ?? 30_000}`;
+          const url = `${adminUrl}/api/discovery?service=${encodeURIComponent(service)}&index=${registryIndex}&wait=${options.waitMs ?? 30_000}`;
           const response = await fetch(url, {
             headers: { authorization: `Bearer ${options.password}` },
             signal: AbortSignal.any([stop, AbortSignal.timeout((options.waitMs ?? 30_000) + 10_000)]),
@@ -52,8 +58,13 @@ export class EmbeddedDiscovery implements Discovery {
         } catch (error) {
           if (stop.aborted) return;
           if (error instanceof DiscoveryError && !error.retryable) throw error;
-          // A back that restarts starts its index again: ask for the current state.
+          // A back that restarts starts its index again (and may listen elsewhere): ask for the current state.
           registryIndex = 0;
+          try {
+            adminUrl = options.resolveAdminUrl?.() ?? adminUrl;
+          } catch {
+            // keep the last known URL
+          }
           await sleep(backoff.next(), stop).catch(() => undefined);
           continue;
         }

@@ -48,6 +48,8 @@ interface Settings {
   connectTimeoutMs: number;
   rebroadcastIntervalMs?: number;
   queriesPerSecond?: number;
+  /** False when the back runs a channel engine: sessions that outlived a lost link are closed. */
+  resumeSessions?: boolean;
 }
 
 /** Gossip for the back is collected for one turn of the event loop, then sent as one frame. */
@@ -240,6 +242,7 @@ export class Front {
       connectTimeoutMs: extra.connectTimeoutMs ?? config['peer.connect-timeout-ms'],
       ...(extra.rebroadcastIntervalMs ? { rebroadcastIntervalMs: extra.rebroadcastIntervalMs } : {}),
       ...(extra.queriesPerSecond ? { queriesPerSecond: extra.queriesPerSecond } : {}),
+      resumeSessions: extra.resumeSessions ?? true,
     };
     this.#link = link;
     this.#linkCongested = false;
@@ -252,8 +255,13 @@ export class Front {
       this.#linkCongested = false;
       for (const session of this.#sessions.values()) session.resume();
     });
-    // Sessions that survived a short loss of the back are announced again.
-    for (const session of this.#sessions.values()) if (session.ready) this.#announce(session, session.remoteInit!);
+    // Sessions that survived a short loss of the back are announced again, or closed so that the peer
+    // reconnects when the back's channel engine needs a fresh init (channel_reestablish).
+    for (const session of [...this.#sessions.values()]) {
+      if (!session.ready) continue;
+      if (this.#settings.resumeSessions === false) session.fail('the node restarted its channel engine: please reconnect', 'warning');
+      else this.#announce(session, session.remoteInit!);
+    }
     if (!this.#stopping) this.#listener.setAccepting(true);
     this.#log.info({ nodeId: hex(welcome.nodeId) }, 'linked to the back');
   }
