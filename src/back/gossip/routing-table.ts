@@ -1,6 +1,6 @@
 import { defaultCrypto, type CryptoProvider } from '../../lightning/crypto/index.js';
 import { chainHash, type Network } from '../../lightning/chains.js';
-import { verifyChannelAnnouncement, verifyChannelUpdate, verifyNodeAnnouncement } from '../../lightning/gossip/signatures.js';
+import { verifyChannelAnnouncement, verifyChannelUpdateBy, verifyNodeAnnouncement, type SignatureCheck, type SignatureField } from '../../lightning/gossip/signatures.js';
 import {
   decodeChannelAnnouncement,
   decodeChannelUpdate,
@@ -9,9 +9,13 @@ import {
   MESSAGE_TYPES,
   scidToString,
   type ChannelAnnouncement,
+  type ChannelUpdate,
+  type NodeAnnouncement,
   type ShortChannelId,
 } from '../../lightning/wire/index.js';
 import type { FundingChecker } from './funding.js';
+import { defaultSignatureWorkers, SignaturePool } from './signature-pool.js';
+import { VERDICT_OK, verifySignatureJob, type SignatureJob } from './signature-jobs.js';
 import {
   ANNOUNCEMENT_SIGNED_AT,
   announcementFields,
@@ -59,6 +63,15 @@ export interface RoutingTableOptions {
   /** Optional on-chain check of channel_announcements; off by default. */
   readonly fundingChecker?: FundingChecker;
   readonly log?: GossipLog;
+  /**
+   * Worker threads ingestBatch() verifies signatures in (default: one per core; 0 = always on the calling
+   * thread). Only used with the native crypto provider; workers start on the first large batch.
+   */
+  readonly signatureWorkers?: number;
+  /** A batch needing fewer signature checks than this is verified on the calling thread (default 64). */
+  readonly parallelThreshold?: number;
+  /** Signature jobs per message to a worker (default 256: ~20 ms of work, small next to the transfer cost). */
+  readonly jobsPerWorkerBatch?: number;
 }
 
 const DEFAULTS = {
@@ -68,7 +81,20 @@ const DEFAULTS = {
   maxNodeAnnouncementAgeSeconds: null as number | null,
   pruneAfterSeconds: TWO_WEEKS,
   prunePolicy: 'both-stale' as 'both-stale' | 'either-stale',
+  parallelThreshold: 64,
+  jobsPerWorkerBatch: 256,
 };
+
+/** channel_update signatures cover the message after its type and signature (BOLT 7). */
+const UPDATE_SIGNED_AT = 66;
+
+const ANNOUNCEMENT_FIELDS: readonly SignatureField[] = ['node_signature_1', 'node_signature_2', 'bitcoin_signature_1', 'bitcoin_signature_2'];
+
+/** A signature verdict computed ahead of the sequential pass of ingestBatch(), for one message. */
+interface Presigned {
+  readonly job: SignatureJob;
+  verdict: number | undefined;
+}
 
 interface ChannelEntry extends ChannelView {
   updates: [Uint8Array | undefined, Uint8Array | undefined];
@@ -114,7 +140,7 @@ const compareBigint = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
  * Check order is cheapest first, signatures last, so a flood of stale or unknown gossip costs no ECDSA.
  */
 export class RoutingTable {
-  readonly #opts: typeof DEFAULTS & { now: () => number; crypto: CryptoProvider; fundingChecker?: FundingChecker; log?: GossipLog };
+  readonly #opts: typeof DEFAULTS & { now: () => number; crypto: CryptoProvider; fundingChecker?: FundingChecker; log?: GossipLog; signatureWorkers?: number };
   readonly #chainHash: Uint8Array;
   readonly #channels = new Map<ShortChannelId, ChannelEntry>();
   readonly #nodes = new Map<string, NodeEntry>();
@@ -122,6 +148,9 @@ export class RoutingTable {
   #sortedScids: ShortChannelId[] | undefined;
   #updateCount = 0;
   #nodeAnnouncementCount = 0;
+  #pool: SignaturePool | undefined;
+  /** Set only for the synchronous span of one item's ingest inside ingestBatch(). */
+  #presigned: Presigned | undefined;
 
   constructor(options: RoutingTableOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RoutingTableOptions;
@@ -196,6 +225,170 @@ export class RoutingTable {
     return this.#insertChannel(message, pre.decoded, pre.key, origins, result.capacitySat);
   }
 
+  /**
+   * Ingests a batch with the same decisions, in the same order, as calling ingestAsync() on each item in
+   * turn (a channel_update sees a channel_announcement accepted earlier in the same batch), but with the
+   * signatures verified ahead in worker threads: one pass decodes every item and plans its signature checks
+   * (skipping items cheap checks already reject), the workers verify while the items are applied in order,
+   * each using its precomputed verdict when it checked the same message against the same key (otherwise,
+   * e.g. after a worker failure, it verifies on this thread). Small batches stay on this thread.
+   * `origins[i]` are the peers item i came from.
+   */
+  async ingestBatch(messages: readonly Uint8Array[], origins: readonly (readonly string[])[] = [], signal?: AbortSignal): Promise<Decision[]> {
+    const planned = this.#planSignatures(messages);
+    const waits = this.#dispatch(planned);
+    const decisions: Decision[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const presigned = planned.presigned[i];
+      const wait = presigned ? waits[planned.chunkOf[i]!] : undefined;
+      if (wait) await wait;
+      const message = messages[i]!;
+      const from = origins[i] ?? [];
+      // The hook is set only around the synchronous part of one call (an async function runs synchronously
+      // up to its first await, and ingestAsync verifies before awaiting the funding check), so no other
+      // caller of ingest() can ever see it.
+      this.#presigned = presigned;
+      let pending: Promise<Decision> | Decision;
+      try {
+        pending = this.#opts.fundingChecker ? this.ingestAsync(message, from, signal) : this.ingest(message, from);
+      } finally {
+        this.#presigned = undefined;
+      }
+      decisions.push(pending instanceof Promise ? await pending : pending);
+    }
+    return decisions;
+  }
+
+  /** Stops the signature workers (they do not keep the process alive when idle; this frees them now). */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close();
+  }
+
+  /** The signature checks each item would need, judged against the table plus earlier items of the batch. */
+  #planSignatures(messages: readonly Uint8Array[]): { presigned: (Presigned | undefined)[]; chunkOf: number[]; jobs: number } {
+    const batchChannels = new Map<ShortChannelId, ChannelAnnouncement>();
+    const batchNodes = new Set<string>();
+    const presigned: (Presigned | undefined)[] = new Array(messages.length);
+    const chunkOf: number[] = new Array(messages.length);
+    let jobs = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const job = this.#planOne(messages[i]!, batchChannels, batchNodes);
+      if (job) {
+        presigned[i] = { job, verdict: undefined };
+        jobs++;
+      }
+    }
+    return { presigned, chunkOf, jobs };
+  }
+
+  #planOne(message: Uint8Array, batchChannels: Map<ShortChannelId, ChannelAnnouncement>, batchNodes: Set<string>): SignatureJob | undefined {
+    if (!(message instanceof Uint8Array) || message.length < 2) return undefined;
+    const type = (message[0]! << 8) | message[1]!;
+    try {
+      if (type === MESSAGE_TYPES.channel_announcement) {
+        const d = decodeChannelAnnouncement(message);
+        if (!equalBytes(d.chainHash, this.#chainHash) || this.#channels.has(d.shortChannelId) || batchChannels.has(d.shortChannelId)) return undefined;
+        batchChannels.set(d.shortChannelId, d);
+        batchNodes.add(hexOf(d.nodeId1)).add(hexOf(d.nodeId2));
+        const keys = [d.nodeId1, d.nodeId2, d.bitcoinKey1, d.bitcoinKey2];
+        return { message, signedFrom: ANNOUNCEMENT_SIGNED_AT, checks: keys.map((publicKey, k) => ({ signatureAt: 2 + 64 * k, publicKey })) };
+      }
+      if (type === MESSAGE_TYPES.channel_update) {
+        const d = decodeChannelUpdate(message);
+        if (!equalBytes(d.chainHash, this.#chainHash) || this.#timeCheck(d.timestamp, this.#opts.maxUpdateAgeSeconds, 'channel_update', '')) return undefined;
+        const direction = (d.channelFlags & 1) as 0 | 1;
+        const channel = this.#channels.get(d.shortChannelId);
+        let signer: Uint8Array | undefined;
+        if (channel) {
+          const current = channel.updates[direction];
+          const have = channel.timestamps[direction];
+          if (current && (d.timestamp < have || (d.timestamp === have && equalFrom(current, message, UPDATE_PARAMS_AT)))) return undefined;
+          signer = this.#nodes.get(direction === 0 ? channel.nodeId1Hex : channel.nodeId2Hex)?.nodeId;
+        } else {
+          const announced = batchChannels.get(d.shortChannelId);
+          signer = announced && (direction === 0 ? announced.nodeId1 : announced.nodeId2);
+        }
+        return signer ? { message, signedFrom: UPDATE_SIGNED_AT, checks: [{ signatureAt: 2, publicKey: signer }] } : undefined;
+      }
+      if (type === MESSAGE_TYPES.node_announcement) {
+        const d = decodeNodeAnnouncement(message);
+        if (this.#timeCheck(d.timestamp, this.#opts.maxNodeAnnouncementAgeSeconds, 'node_announcement', '')) return undefined;
+        const hex = hexOf(d.nodeId);
+        const node = this.#nodes.get(hex);
+        if ((!node || node.channelCount === 0) && !batchNodes.has(hex)) return undefined;
+        if (node?.announcement && d.timestamp <= node.timestamp) return undefined;
+        return { message, signedFrom: NODE_SIGNED_AT, checks: [{ signatureAt: 2, publicKey: d.nodeId }] };
+      }
+    } catch {
+      // Undecodable: the sequential pass rejects it with its reason.
+    }
+    return undefined;
+  }
+
+  /** Sends the planned jobs to the workers in chunks; returns one promise per chunk (settled, never rejected). */
+  #dispatch(plan: { presigned: (Presigned | undefined)[]; chunkOf: number[]; jobs: number }): Promise<void>[] {
+    const pool = this.#signaturePool(plan.jobs);
+    if (!pool) return [];
+    const waits: Promise<void>[] = [];
+    let chunk: Presigned[] = [];
+    const send = () => {
+      const items = chunk;
+      chunk = [];
+      // A failed batch leaves its verdicts undefined: those items are verified on this thread.
+      waits.push(
+        pool.verify(items.map((p) => p.job)).then(
+          (verdicts) => items.forEach((p, k) => (p.verdict = verdicts[k])),
+          () => undefined,
+        ),
+      );
+    };
+    plan.presigned.forEach((p, i) => {
+      if (!p) return;
+      plan.chunkOf[i] = waits.length;
+      chunk.push(p);
+      if (chunk.length >= this.#opts.jobsPerWorkerBatch) send();
+    });
+    if (chunk.length > 0) send();
+    return waits;
+  }
+
+  #signaturePool(jobs: number): SignaturePool | undefined {
+    if (jobs < this.#opts.parallelThreshold || this.#opts.crypto.name !== 'native') return undefined;
+    if (this.#pool && !this.#pool.usable) return undefined;
+    const size = this.#opts.signatureWorkers ?? defaultSignatureWorkers();
+    if (size <= 0) return undefined;
+    this.#pool ??= new SignaturePool(size);
+    return this.#pool;
+  }
+
+  /** The precomputed verdict for this message against exactly these keys, if ingestBatch() has one. */
+  #presignedVerdict(message: Uint8Array, keys: readonly Uint8Array[]): number | undefined {
+    const p = this.#presigned;
+    if (!p || p.job.message !== message || p.verdict === undefined || p.verdict > p.job.checks.length || p.job.checks.length !== keys.length) return undefined;
+    for (let k = 0; k < keys.length; k++) if (!equalBytes(p.job.checks[k]!.publicKey, keys[k]!)) return undefined;
+    return p.verdict;
+  }
+
+  #verifyAnnouncement(message: Uint8Array, d: ChannelAnnouncement): SignatureCheck {
+    const verdict = this.#presignedVerdict(message, [d.nodeId1, d.nodeId2, d.bitcoinKey1, d.bitcoinKey2]);
+    if (verdict === undefined) return verifyChannelAnnouncement(this.#opts.crypto, message, d);
+    return verdict === VERDICT_OK ? { ok: true } : { ok: false, field: ANNOUNCEMENT_FIELDS[verdict - 1]! };
+  }
+
+  #verifyUpdate(message: Uint8Array, signer: Uint8Array, d: ChannelUpdate): SignatureCheck {
+    const verdict = this.#presignedVerdict(message, [signer]);
+    if (verdict === undefined) return verifyChannelUpdateBy(this.#opts.crypto, message, signer, d);
+    return verdict === VERDICT_OK ? { ok: true } : { ok: false, field: 'signature' };
+  }
+
+  #verifyNode(message: Uint8Array, d: NodeAnnouncement): SignatureCheck {
+    const verdict = this.#presignedVerdict(message, [d.nodeId]);
+    if (verdict === undefined) return verifyNodeAnnouncement(this.#opts.crypto, message, d);
+    return verdict === VERDICT_OK ? { ok: true } : { ok: false, field: 'signature' };
+  }
+
   #precheckChannelAnnouncement(message: Uint8Array): { decision: Decision } | { decoded: ChannelAnnouncement; key: string } {
     let decoded: ChannelAnnouncement;
     try {
@@ -207,7 +400,7 @@ export class RoutingTable {
     if (!equalBytes(decoded.chainHash, this.#chainHash)) return { decision: reject('wrong-chain', `chain_hash ${hexOf(decoded.chainHash)}`, 'channel_announcement', key) };
     const known = this.#precheckKnown(message, decoded.shortChannelId, key);
     if (known) return { decision: known };
-    const sig = verifyChannelAnnouncement(this.#opts.crypto, message, decoded);
+    const sig = this.#verifyAnnouncement(message, decoded);
     if (!sig.ok) return { decision: reject('bad-signature', `${sig.field} does not verify`, 'channel_announcement', key) };
     return { decoded, key };
   }
@@ -282,7 +475,8 @@ export class RoutingTable {
       // Same timestamp and same fields after it: the same update, perhaps re-signed or s-flipped.
       if (decoded.timestamp === have && equalFrom(current, message, UPDATE_PARAMS_AT)) return reject('duplicate', `same update at ${have}`, 'channel_update', key);
     }
-    const sig = verifyChannelUpdate(this.#opts.crypto, message, { nodeId1: this.#nodes.get(channel.nodeId1Hex)!.nodeId, nodeId2: this.#nodes.get(channel.nodeId2Hex)!.nodeId }, decoded);
+    const signer = this.#nodes.get(direction === 0 ? channel.nodeId1Hex : channel.nodeId2Hex)!.nodeId;
+    const sig = this.#verifyUpdate(message, signer, decoded);
     if (!sig.ok) return reject('bad-signature', `signature of node_id_${direction + 1} does not verify`, 'channel_update', key);
     if (current && decoded.timestamp === channel.timestamps[direction]) {
       return reject('conflict', `same timestamp ${decoded.timestamp}, different parameters (BOLT 7 MAY blacklist the signer; we keep the first)`, 'channel_update', key);
@@ -313,7 +507,7 @@ export class RoutingTable {
       // BOLT 7: ignore unless strictly newer.
       if (decoded.timestamp <= node.timestamp) return reject('stale', `timestamp ${decoded.timestamp} <= ${node.timestamp} we have`, 'node_announcement', key);
     }
-    const sig = verifyNodeAnnouncement(this.#opts.crypto, message, decoded);
+    const sig = this.#verifyNode(message, decoded);
     if (!sig.ok) return reject('bad-signature', 'signature does not verify', 'node_announcement', key);
     const announcement = ownCopy(message);
     node.announcement = announcement;
