@@ -5,6 +5,7 @@ import net from 'node:net';
 import { AdmissionControl, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits } from './admission.js';
 import { BackendSet, type BackendSetOptions, type BackendSpec, type BackendTarget, type BackendView } from './backend-set.js';
 import { DeadlineQueue } from './builtin-deadlines.js';
+import { cachingLookup } from './builtin-dns.js';
 import { ProxyHeaderCache } from './builtin-header.js';
 import { originTlv } from './proxy-v2.js';
 
@@ -148,6 +149,7 @@ export class BalancerEngine {
   /** Relays whose upstream is connecting. */
   private connecting: DeadlineQueue<Relay>;
   private closed = false;
+  private readonly lookup = cachingLookup();
 
   constructor(options: BalancerOptionsInput = {}, snapshot: readonly BackendSpec[] = []) {
     this.options = resolveBalancerOptions(options);
@@ -322,8 +324,8 @@ export class BalancerEngine {
       return;
     }
     relay.attempts++;
-    // Numeric hosts (what discovery hands out) connect without a DNS lookup.
-    const socket = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+    // Numeric hosts connect without any lookup; names are resolved once per TTL, not per client.
+    const socket = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true, lookup: this.lookup });
     relay.upstream = socket;
     this.connecting.add(relay);
     socket.on('error', ignore);
