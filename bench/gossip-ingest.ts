@@ -58,6 +58,25 @@ function ingestAll(crypto: CryptoProvider, messages: readonly Uint8Array[], now:
   return m;
 }
 
+/**
+ * The graph through ingestBatch() in batches the size of a front's gossip frame, signatures in worker
+ * threads (one per core). CPU-seconds include the workers' time.
+ */
+async function ingestBatched(crypto: CryptoProvider, messages: readonly Uint8Array[], now: number, batchSize: number): Promise<Measured> {
+  const table = new RoutingTable({ now: () => now, crypto });
+  let rejected = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < messages.length; i += batchSize) {
+    for (const d of await table.ingestBatch(messages.slice(i, i + batchSize))) if (!d.accepted) rejected++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const m = { wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  await table.close();
+  if (rejected > 0) throw new Error(`${crypto.name} batched: ${rejected} of ${messages.length} messages rejected`);
+  return m;
+}
+
 /** Decode and verify every message without the table (signers of updates from the announcements seen). */
 function decodeVerifyAll(crypto: CryptoProvider, messages: readonly Uint8Array[]): Measured {
   const channels = new Map<bigint, ChannelAnnouncement>();
@@ -110,6 +129,7 @@ export async function benchGossipIngest(options: GossipIngestBenchOptions = {}):
   const sample = messages.slice(0, options.nobleSample ?? 1_500);
   const updateSample = options.updateSample ?? 20_000;
 
+  const batched = await ingestBatched(nativeCrypto, messages, now, 1_000);
   const ingest = ingestAll(nativeCrypto, messages, now);
   const nobleIngest = ingestAll(nobleCrypto, sample, now);
   const decodeVerify = decodeVerifyAll(nativeCrypto, messages);
@@ -124,6 +144,9 @@ export async function benchGossipIngest(options: GossipIngestBenchOptions = {}):
     { bench: `gossip.ingest.${label}.native`, value: round(messages.length / ingest.wallSeconds), unit: 'msgs/s', baseline: round(sample.length / nobleIngest.wallSeconds) },
     { bench: `gossip.ingest.${label}.seconds`, value: round(ingest.wallSeconds, 1), unit: 's wall (target < 30)', baseline: round(extrapolated(nobleIngest, sample.length), 1) },
     { bench: `gossip.ingest.${label}.cpu_seconds`, value: round(ingest.cpuSeconds, 1), unit: 's CPU', baseline: null },
+    // ingestBatch() with worker threads; baseline: the one-thread ingest() above, same run.
+    { bench: `gossip.ingest_batch.${label}.seconds`, value: round(batched.wallSeconds, 1), unit: 's wall (target < 30)', baseline: round(ingest.wallSeconds, 1) },
+    { bench: `gossip.ingest_batch.${label}.cpu_seconds`, value: round(batched.cpuSeconds, 1), unit: 's CPU, all threads', baseline: round(ingest.cpuSeconds, 1) },
     { bench: `gossip.decode_verify.${label}.seconds`, value: round(decodeVerify.wallSeconds, 1), unit: 's wall (target < 20)', baseline: round(extrapolated(nobleDecodeVerify, sample.length), 1) },
     { bench: `gossip.decode_verify.${label}.cpu_seconds`, value: round(decodeVerify.cpuSeconds, 1), unit: 's CPU', baseline: null },
     { bench: 'gossip.verify.channel_update.per_core', value: round(nativeUpdates), unit: 'verifications/CPU-s (target >= 20000)', baseline: round(nobleUpdates) },
