@@ -199,6 +199,7 @@ export class Back {
     this.dispatcher.close();
     await this.#server.close();
     this.#gossipHub.close();
+    await this.gossipTable.close();
     this.#gossipStore?.close();
     await this.#engine?.close();
     await this.#ops?.close();

@@ -69,7 +69,14 @@ export class GossipHub {
       if (record.message.length >= 2 && ((record.message[0]! << 8) | record.message[1]!) === MESSAGE_TYPES.channel_update) {
         this.options.onChannelUpdate?.(record.message, record.origins);
       }
-      const decision = await this.options.table.ingestAsync(record.message, record.origins);
+    }
+    // One batch: signatures are checked in worker threads when there are enough of them.
+    const decisions = await this.options.table.ingestBatch(
+      message.records.map((r) => r.message),
+      message.records.map((r) => r.origins),
+    );
+    decisions.forEach((decision, i) => {
+      const record = message.records[i]!;
       const kind = decision.accepted ? decision.kind : (decision.kind ?? 'unknown');
       this.#metrics.decisions.inc({ kind, result: decision.accepted ? 'accepted' : decision.reason });
       // Accepted items reach every front (this one included) through the table's change events.
@@ -77,7 +84,7 @@ export class GossipHub {
       if (!decision.accepted && PEER_FAULT_REASONS.has(decision.reason)) {
         this.options.log.info({ front: frontId, origins: record.origins, reason: decision.reason, detail: decision.detail }, 'invalid gossip from a peer');
       }
-    }
+    });
     if (verdicts.length > 0 && !link.closed) link.send(encodeGossipFrame({ kind: 'decisions', verdicts }));
   }
 

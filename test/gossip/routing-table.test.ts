@@ -318,7 +318,10 @@ test('startPruning prunes on its timer and stops on abort', async (t) => {
   const removed = new Promise<TableChange>((resolve) => table.onChange((c) => c.type === 'channel-removed' && resolve(c)));
   table.startPruning(0.02, controller.signal);
   setNow(NOW + 2 * TWO_WEEKS);
+  // The pruning timer is unref'd (it must not keep a back alive): keep this test's event loop alive.
+  const keepAlive = setInterval(() => undefined, 1000);
   t.like(await removed, { type: 'channel-removed', why: 'pruned' });
+  clearInterval(keepAlive);
   controller.abort();
   t.is(table.counts().channels, 0);
 });
