@@ -5,7 +5,7 @@ import { TestCluster } from '../helpers/cluster-harness.js';
 import { connectPeer, testInit, type TestPeer } from '../helpers/ln-peer.js';
 import { syntheticGraph } from '../../src/lightning/gossip/synthetic.js';
 import { chainHash } from '../../src/lightning/chains.js';
-import { encodeGossipTimestampFilter, encodeQueryChannelRange } from '../../src/lightning/wire/messages.js';
+import { encodeGossipTimestampFilter, encodeQueryChannelRange, encodeReplyChannelRange, encodeReplyShortChannelIdsEnd } from '../../src/lightning/wire/messages.js';
 import { peekMessageType } from '../../src/lightning/wire/messages.js';
 import { MESSAGE_TYPES } from '../../src/lightning/wire/types.js';
 
@@ -88,4 +88,41 @@ test.serial('query_channel_range is answered from the replica; the table survive
   cluster.back = await cluster.spawn(['back', ...cluster.common(), '--back.cluster-listen', cluster.clusterAddress, '--ops.listen', '127.0.0.1:0']);
   const info = (await cluster.api('getinfo')) as { gossip: { channels: number; channelUpdates: number; nodes: number } };
   t.like(info.gossip, { channels: 10, channelUpdates: 20 });
+});
+
+test.serial('the node syncs its gossip: gossip_timestamp_filter and query_channel_range to a gossip_queries peer, then query_short_channel_ids for what it lacks', async (t) => {
+  const cluster = await TestCluster.start({ fronts: 1 });
+  t.teardown(() => cluster.stop());
+  const graph = syntheticGraph({ nodes: 4, channels: 3, timestamp: Math.floor(Date.now() / 1000) - 60, network: 'regtest', seed: 'e2e-sync' });
+  const peer = await connectPeer(cluster.nodeId, cluster.frontPort(0));
+  await peer.handshakeInit(testInit());
+  const filter = await peer.next('gossip_timestamp_filter');
+  t.is(filter.type === 'gossip_timestamp_filter' ? Buffer.from(filter.chainHash).toString('hex') : '', Buffer.from(regtest).toString('hex'));
+  const query = await peer.next('query_channel_range');
+  if (query.type !== 'query_channel_range') return t.fail();
+  t.is(query.firstBlocknum, 0);
+  t.is(query.numberOfBlocks, 0xffffffff);
+  // Answer with our three channels: the node knows none of them, so it asks for all three.
+  peer.send(
+    encodeReplyChannelRange({
+      type: 'reply_channel_range',
+      chainHash: regtest,
+      firstBlocknum: 0,
+      numberOfBlocks: 0xffffffff,
+      syncComplete: 1,
+      shortChannelIds: { encoding: 0, values: graph.channels.map((c) => c.scid) },
+      timestamps: { encoding: 0, values: graph.channels.map(() => ({ timestamp1: 1, timestamp2: 1 })) },
+    }),
+  );
+  const wanted = await peer.next('query_short_channel_ids');
+  if (wanted.type !== 'query_short_channel_ids') return t.fail();
+  t.deepEqual(wanted.shortChannelIds.values, graph.channels.map((c) => c.scid));
+  // Answer the query: the gossip comes in like any other and fills the table.
+  for (const message of graph.messages) peer.send(message);
+  peer.send(encodeReplyShortChannelIdsEnd({ type: 'reply_short_channel_ids_end', chainHash: regtest, fullInformation: 1 }));
+  const info = await cluster.waitFor('table synced', async () => {
+    const got = (await cluster.api('getinfo')) as { gossip: { channels: number; sync: { completedPeers: number; channelsRequested: number } } };
+    return got.gossip.channels === 3 && got.gossip.sync.completedPeers === 1 ? got : undefined;
+  }, 20_000);
+  t.is(info.gossip.sync.channelsRequested, 3);
 });
