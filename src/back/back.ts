@@ -86,11 +86,24 @@ export class Back {
       'lncluster_back_peer_messages_total',
       (r) => new Counter({ name: 'lncluster_back_peer_messages_total', help: 'peer messages through the back', labelNames: ['type', 'direction'], registers: [r] }),
     ),
+    linkQueue: getOrCreate(
+      'lncluster_back_cluster_link_queue',
+      (r) =>
+        new Gauge({ name: 'lncluster_back_cluster_link_queue', help: 'outgoing queue of each front link', labelNames: ['front', 'unit'], registers: [r] }),
+    ),
     frontDeaths: getOrCreate('lncluster_back_front_links_lost_total', (r) => new Counter({ name: 'lncluster_back_front_links_lost_total', help: 'front links lost, by reason', labelNames: ['reason'], registers: [r] })),
   };
 
   constructor(private readonly options: BackOptions) {
     const { config } = options;
+    // Sampled at scrape time, one series per linked front.
+    (this.#metrics.linkQueue as Gauge & { collect?: () => void }).collect = () => {
+      this.#metrics.linkQueue.reset();
+      for (const [frontId, link] of this.#links) {
+        this.#metrics.linkQueue.set({ front: frontId, unit: 'bytes' }, link.queued.bytes);
+        this.#metrics.linkQueue.set({ front: frontId, unit: 'frames' }, link.queued.frames);
+      }
+    };
     this.#log = options.log.child({ module: 'back' });
     this.#ecdh = new EcdhService({ ecdh: options.ecdh, isRegisteredFront: (id) => this.fronts.has(id), ratePerSecond: config['back.ecdh-rate-per-front'] });
     this.dispatcher = new Dispatcher({

@@ -95,10 +95,20 @@ export class Front {
     ),
     bytes: getOrCreate('lncluster_front_peer_bytes_total', (r) => new Counter({ name: 'lncluster_front_peer_bytes_total', help: 'peer message bytes', labelNames: ['direction'], registers: [r] })),
     link: getOrCreate('lncluster_front_cluster_link_up', (r) => new Gauge({ name: 'lncluster_front_cluster_link_up', help: '1 while the link to the back is up', registers: [r] })),
+    linkQueue: getOrCreate(
+      'lncluster_front_cluster_link_queue',
+      (r) => new Gauge({ name: 'lncluster_front_cluster_link_queue', help: 'outgoing queue of the link to the back', labelNames: ['unit'], registers: [r] }),
+    ),
   };
 
   constructor(private readonly options: FrontOptions) {
     const { config } = options;
+    // Sampled at scrape time: the queue changes far more often than anyone looks at it.
+    (this.#metrics.linkQueue as Gauge & { collect?: () => void }).collect = () => {
+      const queued = this.#link?.queued ?? { bytes: 0, frames: 0 };
+      this.#metrics.linkQueue.set({ unit: 'bytes' }, queued.bytes);
+      this.#metrics.linkQueue.set({ unit: 'frames' }, queued.frames);
+    };
     this.id = config['front.id'] || `${hostname()}-${process.pid}`;
     this.#log = options.log.child({ module: 'front', front: this.id });
     const listen = splitHostPort(config['front.listen']);
@@ -296,7 +306,6 @@ export class Front {
       case 'send-to-peer': {
         const session = this.#resolve(message.target);
         if (!session) return;
-        this.#countMessage(message.data, 'out');
         session.send(message.data);
         return;
       }
@@ -396,12 +405,11 @@ export class Front {
       log.info({ remote: session.remoteAddress, direction }, 'peer ready');
       this.#announce(session, init);
     });
+    session.on('wire', (direction, message) => this.#countMessage(message, direction));
     session.on('forward', (message) => {
-      this.#countMessage(message, 'in');
       this.#send({ type: 'peer-message', sessionId, nodeId: connection.remoteNodeId, data: message });
     });
     session.on('gossip', (message) => {
-      this.#countMessage(message, 'in');
       if (session.ready) this.#gossip?.onPeerGossip(session, message);
     });
     session.on('closed', (reason) => {

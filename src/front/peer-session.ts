@@ -37,6 +37,8 @@ export interface PeerSessionEvents {
   /** A gossip message (BOLT 7) for the front's gossip handling. */
   gossip: [message: Uint8Array];
   closed: [reason: string];
+  /** Every message in either direction, for metrics (BOLT 1 traffic the session answers itself included). */
+  wire: [direction: 'in' | 'out', message: Uint8Array];
 }
 
 /** Our own policy on the peer's init; returns a reason to refuse, or undefined. */
@@ -124,6 +126,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     if (this.#closed || this.connection.isClosed) return true;
     try {
       this.bytesOut += message.length;
+      this.emit('wire', 'out', message);
       return this.connection.send(message);
     } catch (error) {
       this.log.warn({ err: error, peer: this.nodeIdHex }, 'could not send to peer');
@@ -135,6 +138,7 @@ export class PeerSession extends EventEmitter<PeerSessionEvents> {
     if (this.#closed) return;
     this.#lastReceivedAt = Date.now();
     this.bytesIn += message.length;
+    this.emit('wire', 'in', message);
     let type: number;
     try {
       type = peekMessageType(message);
