@@ -199,3 +199,18 @@ test.serial('a front that loses its back stops accepting, disconnects its peers 
   await again.handshakeInit();
   await cluster.waitFor('peer listed again', async () => ((await cluster.api('peers')) as PeerView[]).find((p) => p.nodeId === again.nodeId));
 });
+
+test.serial('liveness: a silent peer is pinged and, without a pong in time, disconnected; a peer that answers stays', async (t) => {
+  const cluster = await TestCluster.start({ fronts: 1, backArgs: ['--peer.ping-interval-ms', '400', '--peer.pong-timeout-ms', '800'] });
+  t.teardown(() => cluster.stop());
+  const mute = await connectPeer(cluster.nodeId, cluster.frontPort(0));
+  mute.answerPings = false;
+  await mute.handshakeInit();
+  const polite = await connectPeer(cluster.nodeId, cluster.frontPort(0));
+  await polite.handshakeInit();
+  await mute.next('ping', 5_000);
+  await mute.closedPromise;
+  t.pass('the peer that owed a pong was disconnected');
+  await new Promise((r) => setTimeout(r, 2_000));
+  t.false(polite.closed, 'the peer answering pings is still connected');
+});

@@ -31,12 +31,14 @@ export class TestPeer {
   closed = false;
   readonly closedPromise: Promise<void>;
   theirInit: WireMessage | undefined;
+  /** Set false to play a peer that never answers pings. */
+  answerPings = true;
 
   constructor(private readonly wire: Wire, readonly secret: Uint8Array) {
     let resolveClosed!: () => void;
     this.closedPromise = new Promise((r) => (resolveClosed = r));
     wire.onMessage((message) => {
-      if (peekMessageType(message) === 18) {
+      if (peekMessageType(message) === 18 && this.answerPings) {
         const ping = decodeMessage(message);
         if (ping.type === 'ping') wire.send(encodePong({ type: 'pong', ignored: new Uint8Array(ping.numPongBytes) }));
       }
