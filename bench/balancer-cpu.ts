@@ -2,42 +2,21 @@
 // HAProxy (one thread), from the processes' own CPU time (/proc, Linux only). Unlike conn/s, this
 // barely moves when other work shares the machine, so it compares two builds of the balancer.
 //   node dist/bench/balancer-cpu.js [rounds=3] [seconds=3]
-import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { HaproxyDataPlane, findHaproxyBinary } from '../src/balancer/haproxy.js';
+import { child, oneConnection } from './child.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 3);
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-function child(script: string, args: string[]): Promise<{ proc: ChildProcess; message: Record<string, unknown> }> {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    proc.once('message', (message) => resolve({ proc, message: message as Record<string, unknown> }));
-    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
 
 /** User and system CPU of a process (all its threads), in ms. */
 function cpuMs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: (Number(fields[11]) * 1000) / TICKS_PER_SECOND, system: (Number(fields[12]) * 1000) / TICKS_PER_SECOND };
-}
-
-async function oneConnection(port: number): Promise<void> {
-  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true, allowHalfOpen: true });
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  socket.write('C');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('data', () => resolve());
-    socket.once('close', () => reject(new Error('closed without answer')));
-  });
-  socket.destroy();
 }
 
 async function load(port: number, pid: number): Promise<{ perSecond: number; cpuUsPerConnection: number; systemShare: number }> {

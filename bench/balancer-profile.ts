@@ -3,35 +3,13 @@
 // for a few seconds, then stops the balancer so it writes its profile.
 //   node dist/bench/balancer-profile.js [seconds=4] [workers=1] [profileDir=./cpu-profiles]
 // Then summarise the .cpuprofile (self time per function) with your tool of choice.
-import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { child, oneConnection } from './child.js';
 
 const seconds = Number(process.argv[2] ?? 4);
 const workers = Number(process.argv[3] ?? 1);
 const profileDir = path.resolve(process.argv[4] ?? 'cpu-profiles');
-
-function child(script: string, args: string[], execArgv: string[] = []): Promise<{ proc: ChildProcess; message: Record<string, unknown> }> {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-  return new Promise((resolve, reject) => {
-    proc.once('message', (message) => resolve({ proc, message: message as Record<string, unknown> }));
-    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
-
-async function oneConnection(port: number): Promise<void> {
-  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true, allowHalfOpen: true });
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  socket.write('C');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('data', () => resolve());
-    socket.once('close', () => reject(new Error('closed without answer')));
-  });
-  socket.destroy();
-}
 
 const backends = await child('./balancer-backend.js', ['2']);
 const specs = (backends.message.ports as number[]).map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));

@@ -5,12 +5,13 @@
 //   latency   64-byte ping-pong on one connection, p50/p99; "added" = minus the direct figure
 // Clients, balancer and backends share the machine (2 cores here), so absolute numbers are low and
 // the ratios are what to read.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { HaproxyDataPlane, findHaproxyBinary } from '../src/balancer/haproxy.js';
 import type { BenchResult } from './result.js';
+import { child } from './child.js';
 export type { BenchResult } from './result.js';
 
 
@@ -19,14 +20,6 @@ const BULK_BYTES_PER_STREAM = 32 * 1024 * 1024;
 const CONN_CONCURRENCY = 16;
 const CONN_DURATION_MS = 1_000;
 const PINGS = 1_000;
-
-function child(script: string, args: string[]): Promise<{ proc: ChildProcess; message: Record<string, unknown> }> {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    proc.once('message', (message) => resolve({ proc, message: message as Record<string, unknown> }));
-    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
 
 async function stopChild(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
