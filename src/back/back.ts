@@ -68,6 +68,7 @@ export class Back {
   readonly #persistent = new Set<string>();
   #ops: OpsServer | undefined;
   readonly gossipTable: RoutingTable;
+  readonly #gossipLog: Logger;
   #gossipStore: GossipStore | undefined;
   readonly #gossipHub: GossipHub;
   readonly #gossipSync: GossipSync;
@@ -120,10 +121,11 @@ export class Back {
         return (await this.connect(nodeId, address.host, address.port)).ok;
       },
     });
-    this.gossipTable = new RoutingTable({ network: config.network as Network, log: moduleLoggerLike(this.#log, 'gossip') });
+    this.#gossipLog = this.#log.child({ module: 'gossip' });
+    this.gossipTable = new RoutingTable({ network: config.network as Network, log: this.#gossipLog });
     this.#gossipHub = new GossipHub({
       table: this.gossipTable,
-      log: this.#log.child({ module: 'gossip' }),
+      log: this.#gossipLog,
       onChannelUpdate: (message, origins) => this.#channelUpdateToEngine(message, origins),
     });
     this.#gossipSync = new GossipSync({
@@ -330,13 +332,13 @@ export class Back {
         this.#onPeerReady(frontId, message.sessionId, hex(message.nodeId), message.remoteAddress, message.direction, message.initMessage, log);
         return;
       case 'peer-down': {
-        const removed = this.peers.remove(hex(message.nodeId), frontId, String(message.sessionId));
+        const removed = this.peers.remove(hex(message.nodeId), frontId, message.sessionId);
         if (removed) this.#peerGone(removed, message.reason);
         return;
       }
       case 'peer-message': {
         const nodeId = hex(message.nodeId);
-        if (!this.peers.isCurrent(nodeId, frontId, String(message.sessionId))) return; // a replaced session's late message
+        if (!this.peers.isCurrent(nodeId, frontId, message.sessionId)) return; // a replaced session's late message
         this.#countMessage(message.data, 'in');
         const type = message.data.length >= 2 ? (message.data[0]! << 8) | message.data[1]! : -1;
         // Replies to our own gossip queries are the sync's; everything else is the channel engine's.
@@ -362,7 +364,7 @@ export class Back {
   }
 
   #onPeerReady(frontId: string, sessionId: number, nodeId: string, remoteAddress: string, direction: 'inbound' | 'outbound', init: Uint8Array, log: Logger): void {
-    const record: PeerRecord = { nodeId, frontId, sessionId: String(sessionId), remoteAddress, inbound: direction === 'inbound', connectedAt: Date.now(), init };
+    const record: PeerRecord = { nodeId, frontId, sessionId, remoteAddress, inbound: direction === 'inbound', connectedAt: Date.now(), init };
     const previous = this.peers.add(record);
     if (previous) {
       log.info({ peer: nodeId, previousFront: previous.frontId }, 'a new session replaces the previous one');
@@ -421,8 +423,8 @@ export class Back {
     const config = this.options.config;
     const path = config['gossip.db'] || `${config['data-dir']}/gossip.sqlite`;
     mkdirSync(config['data-dir'], { recursive: true });
-    const log = this.#log.child({ module: 'gossip' });
-    this.#gossipStore = GossipStore.open(path, { log: moduleLoggerLike(this.#log, 'gossip') });
+    const log = this.#gossipLog;
+    this.#gossipStore = GossipStore.open(path, { log: this.#gossipLog });
     const loaded = this.#gossipStore.load(this.gossipTable, {
       progressEvery: 10_000,
       onProgress: (p) => {
@@ -561,12 +563,6 @@ export class Back {
   }
 }
 
-/** The routing table's logger interface, from a pino child. */
-function moduleLoggerLike(log: Logger, module: string): { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void } {
-  const child = log.child({ module });
-  return { info: (obj, msg) => child.info(obj, msg), warn: (obj, msg) => child.warn(obj, msg) };
-}
-
 function sessionTarget(peer: PeerRecord): PeerTarget {
-  return { kind: 'session', sessionId: Number(peer.sessionId) };
+  return { kind: 'session', sessionId: peer.sessionId };
 }

@@ -6,7 +6,8 @@
 export interface PeerRecord {
   nodeId: string;
   frontId: string;
-  sessionId: string;
+  /** The front's session id: unique per front link, so (frontId, sessionId) names a session. */
+  sessionId: number;
   remoteAddress: string;
   inbound: boolean;
   connectedAt: number;
@@ -29,13 +30,13 @@ export class PeerRegistry {
   }
 
   /** True when (front, session) is the node's current session. */
-  isCurrent(nodeId: string, frontId: string, sessionId: string): boolean {
+  isCurrent(nodeId: string, frontId: string, sessionId: number): boolean {
     const record = this.#byNode.get(nodeId);
     return record !== undefined && record.frontId === frontId && record.sessionId === sessionId;
   }
 
   /** Removes the session if it is still current; returns it when removed. */
-  remove(nodeId: string, frontId: string, sessionId: string): PeerRecord | undefined {
+  remove(nodeId: string, frontId: string, sessionId: number): PeerRecord | undefined {
     const record = this.#byNode.get(nodeId);
     if (!record || record.frontId !== frontId || record.sessionId !== sessionId) return undefined;
     this.#byNode.delete(nodeId);

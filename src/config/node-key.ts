@@ -1,5 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { defaultCrypto } from '../lightning/crypto/index.js';
 import type { Config } from './keys.js';
 

@@ -7,7 +7,7 @@ import type { ClusterLink } from '../cluster/link.js';
 import type { ClusterMessage, ConnectOutcome, FrontLoad, PeerTarget, WelcomeMessage } from '../cluster/messages.js';
 import type { Config } from '../config/keys.js';
 import { splitHostPort } from '../config/load.js';
-import { checkRemoteFeatures } from '../lightning/features/index.js';
+import { checkRemoteFeatures, combineFeatures } from '../lightning/features/index.js';
 import { defaultCrypto } from '../lightning/crypto/index.js';
 import { localStaticKey, type NoiseConnection, type StaticKey } from '../lightning/transport/index.js';
 import { encodeAddressDescriptor } from '../lightning/wire/address.js';
@@ -377,7 +377,7 @@ export class Front {
     const sessionId = this.#nextSessionId++;
     const log = this.#log.child({ session: sessionId, peer: hex(connection.remoteNodeId) });
     const initPolicy: InitPolicy = (init) => {
-      const result = checkRemoteFeatures(settings.welcome.initFeatures, combine(init.globalFeatures, init.features));
+      const result = checkRemoteFeatures(settings.welcome.initFeatures, combineFeatures(init.globalFeatures, init.features));
       return result.ok ? undefined : result.error.message;
     };
     const session = new PeerSession(
@@ -558,13 +558,6 @@ export class Front {
     this.#metrics.messages.inc({ type, direction });
     this.#metrics.bytes.inc({ direction }, message.length);
   }
-}
-
-function combine(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const length = Math.max(a.length, b.length);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[length - 1 - i] = (a[a.length - 1 - i] ?? 0) | (b[b.length - 1 - i] ?? 0);
-  return out;
 }
 
 function formatAddress(address: string, port: number): string {

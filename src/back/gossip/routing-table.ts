@@ -15,7 +15,7 @@ import {
 } from '../../lightning/wire/index.js';
 import type { FundingChecker } from './funding.js';
 import { defaultSignatureWorkers, SignaturePool } from './signature-pool.js';
-import { VERDICT_OK, verifySignatureJob, type SignatureJob } from './signature-jobs.js';
+import { VERDICT_OK, type SignatureJob } from './signature-jobs.js';
 import {
   ANNOUNCEMENT_SIGNED_AT,
   announcementFields,
