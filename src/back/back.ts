@@ -386,6 +386,7 @@ export class Back {
   /** Keeps at most back.max-unfunded-inbound-peers inbound peers without channels; oldest go first. */
   #evictUnfundedInbound(log: Logger): void {
     const limit = this.options.config['back.max-unfunded-inbound-peers'];
+    if (this.peers.size <= limit) return; // nothing to evict: skip the scan on every new peer
     const unfunded = this.peers
       .list()
       .filter((p) => p.inbound && !this.#persistent.has(p.nodeId) && !this.engine.hasChannelWith(fromHex(p.nodeId)))
