@@ -1,5 +1,6 @@
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { hmacSha256Short, sha256Short } from '../src/lightning/crypto/sha256-short.js';
 import { CryptoError, createNativeCrypto, loadNativeSecp256k1, nobleCrypto, type CryptoProvider } from '../src/lightning/crypto/index.js';
 
 const nativeBindings = loadNativeSecp256k1();
@@ -41,6 +42,42 @@ test('native and noble agree on ChaCha20-Poly1305, SHA-256 and HMAC', (t) => {
     t.deepEqual(native.sha256(pt), nobleCrypto.sha256(pt));
     t.deepEqual(native.hmacSha256(key, pt), nobleCrypto.hmacSha256(key, pt));
   }
+});
+
+test('the short-input SHA-256 and HMAC match node:crypto at every padding boundary', (t) => {
+  // Lengths around the one-block/two-block padding edges (55, 56, 64, 119, 120), and long inputs.
+  const lengths = [...Array.from({ length: 130 }, (_, i) => i), 200, 511, 512, 513, 1000, 4096];
+  for (const length of lengths) {
+    const data = bytes(length);
+    t.deepEqual(sha256Short(data), new Uint8Array(createHash('sha256').update(data).digest()), `sha256 of ${length} bytes`);
+    for (const keyLength of [0, 1, 32, 63, 64, 65, 200]) {
+      const key = bytes(keyLength);
+      t.deepEqual(hmacSha256Short(key, data), new Uint8Array(createHmac('sha256', key).update(data).digest()), `hmac ${keyLength}/${length}`);
+    }
+  }
+  // Buffer and plain Uint8Array inputs of the same bytes give the same digest (the scratch copy handles both).
+  const buffer = randomBytes(77);
+  t.deepEqual(sha256Short(buffer), sha256Short(new Uint8Array(buffer)));
+  // FIPS 180-2 example: SHA-256("abc").
+  t.is(Buffer.from(sha256Short(new TextEncoder().encode('abc'))).toString('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
+
+test('native verify: the uncompressed-key cache gives the same answers, bad keys stay false', (t) => {
+  const secret = native.randomSecretKey();
+  const publicKey = native.publicKey(secret);
+  const digest = bytes(32);
+  const signature = native.sign(digest, secret);
+  for (let i = 0; i < 3; i++) t.true(native.verify(signature, digest, publicKey), `pass ${i}: cached key`);
+  t.false(native.verify(signature, bytes(32), publicKey));
+  const other = native.publicKey(native.randomSecretKey());
+  t.false(native.verify(signature, digest, other));
+  const notAPoint = new Uint8Array(33).fill(0xff);
+  notAPoint[0] = 3;
+  for (let i = 0; i < 2; i++) t.false(native.verify(signature, digest, notAPoint), 'an invalid key is never cached as valid');
+  // A key that differs in its parity byte only is another point: the cache must not confuse them.
+  const flippedParity = publicKey.slice();
+  flippedParity[0] = publicKey[0] === 2 ? 3 : 2;
+  t.false(native.verify(signature, digest, flippedParity));
 });
 
 for (const crypto of providers) {

@@ -1,4 +1,4 @@
-import type { CryptoProvider } from '../crypto/index.js';
+import { CryptoError, type CryptoProvider } from '../crypto/index.js';
 import { CipherState } from './cipher-state.js';
 import { TransportError } from './errors.js';
 import { hkdf2 } from './hkdf.js';
@@ -151,6 +151,9 @@ function staticEcdh<T>(staticKey: StaticKey, point: Uint8Array, act: 1 | 2 | 3, 
   };
   const wrapFailure = (error: unknown): never => {
     if (error instanceof TransportError) throw error;
+    if (error instanceof CryptoError && error.code === 'bad-point') {
+      throw new TransportError('bad-key', `act ${act}: invalid public key`, { act, cause: error });
+    }
     throw new TransportError('static-key-failed', `act ${act}: static-key ECDH failed`, { act, cause: error });
   };
   let shared: Uint8Array | Promise<Uint8Array>;
@@ -298,9 +301,8 @@ export class NoiseResponder {
     try {
       checkAct(act1, ACT1_LENGTH, 1);
       const remoteEphemeral = act1.slice(1, 34);
-      // Checked here although the ECDH would also refuse it: that ECDH may be a round trip to a remote
-      // key holder, which should never be asked about garbage.
-      checkPoint(this.crypto, remoteEphemeral, 1, 'ephemeral key');
+      // A remote key holder is never asked about garbage; a local key's ECDH rejects it itself.
+      if (!this.staticKey.rejectsInvalidPoints) checkPoint(this.crypto, remoteEphemeral, 1, 'ephemeral key');
       this.state.mixHash(remoteEphemeral);
       this.step = 'pending';
       const outcome = staticEcdh(this.staticKey, remoteEphemeral, 1, (shared) => {
