@@ -51,6 +51,9 @@ test('node key file must be private and match NODE_PUB_KEY', async (t) => {
   const loose = await t.throwsAsync(loadNodeKey(config), { instanceOf: NodeKeyError });
   t.is(loose?.code, 'unsafe-permissions');
   chmodSync(keyFile, 0o600);
+  writeFileSync(keyFile, 'zz\n');
+  t.is((await t.throwsAsync(loadNodeKey(config), { instanceOf: NodeKeyError }))?.code, 'malformed');
+  writeFileSync(keyFile, '11'.repeat(32) + '\n');
   const key = await loadNodeKey(config);
   t.is(key.nodeId.length, 33);
   const wrong = loadConfig({ argv: ['--node-key.file', keyFile, '--node-id', '02' + '00'.repeat(32)], env: {} }).config;
