@@ -15,6 +15,13 @@ export interface GossipRecord {
   origins: string[];
 }
 
+/**
+ * Verdict reasons that blame the relaying peer rather than the state of the network: a front mutes a peer
+ * that sends many of them. Names of the back's RejectReason; src/back/gossip/types.ts checks them at
+ * compile time.
+ */
+export const PEER_FAULT_VERDICT_REASONS = ['malformed', 'bad-signature'] as const;
+
 export interface GossipVerdict {
   key: string;
   accepted: boolean;

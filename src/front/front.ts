@@ -19,11 +19,13 @@ import { startOpsServer, type OpsServer } from '../util/ops-server.js';
 import type { Logger } from '../util/log.js';
 import { DialError, dialPeer } from './dialer.js';
 import { GossipService } from './gossip/gossip-service.js';
-import { decodeGossipFrame, encodeGossipFrame, type GossipRecord } from '../cluster/gossip-frames.js';
+import { decodeGossipFrame, encodeGossipFrame, PEER_FAULT_VERDICT_REASONS, type GossipRecord } from '../cluster/gossip-frames.js';
 import type { GossipFrameMessage } from '../cluster/messages.js';
-import { PEER_FAULT_REASONS } from '../back/gossip/types.js';
 import { InboundListener } from './inbound-listener.js';
 import { PeerSession, type InitPolicy } from './peer-session.js';
+
+/** The back's verdict reasons that count against the peers an item came from. */
+const PEER_FAULT_REASON_SET: ReadonlySet<string> = new Set(PEER_FAULT_VERDICT_REASONS);
 
 /**
  * A front: stateless, one of many. It terminates BOLT 8, runs BOLT 1 with each peer, forwards
@@ -494,7 +496,7 @@ export class Front {
         if (peer) this.#send({ type: 'peer-message', sessionId: peer.sessionId, nodeId: peer.connection.remoteNodeId, data: message });
       },
       onViolation: (session, reason) => this.#log.info({ peer: session.nodeIdHex, reason }, 'gossip rule broken by peer'),
-      aggregator: { isPeerFault: (reason) => reason !== undefined && PEER_FAULT_REASONS.has(reason as never) },
+      aggregator: { isPeerFault: (reason) => reason !== undefined && PEER_FAULT_REASON_SET.has(reason) },
     });
   }
 

@@ -1,3 +1,4 @@
+import { PEER_FAULT_VERDICT_REASONS } from '../../cluster/gossip-frames.js';
 import type { ShortChannelId } from '../../lightning/wire/index.js';
 
 export type GossipKind = 'channel_announcement' | 'node_announcement' | 'channel_update';
@@ -59,8 +60,8 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'funding-unchecked',
 ];
 
-/** Reasons that only a broken or hostile relaying peer produces. */
-export const PEER_FAULT_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>(['malformed', 'bad-signature']);
+/** Reasons that only a broken or hostile relaying peer produces (the link's vocabulary, type-checked here). */
+export const PEER_FAULT_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>(PEER_FAULT_VERDICT_REASONS);
 
 /**
  * `key` names the item: channel_announcement "800000x1x0", channel_update "800000x1x0/0" (direction),
