@@ -58,6 +58,9 @@ if (await findHaproxyBinary()) {
 }
 const samples = new Map(targets.map((t) => [t.name, { perSecond: [] as number[], cpu: [] as number[], systemShare: [] as number[] }]));
 try {
+  // One unmeasured round each first: a fresh Node process is still compiling its hot paths (its first
+  // round costs about 1.4x the CPU per connection of the next ones).
+  for (const t of targets) await load(t.port, t.pid);
   for (let r = 0; r < rounds; r++) {
     for (const t of targets) {
       const m = await load(t.port, t.pid);

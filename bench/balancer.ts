@@ -132,21 +132,36 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 /**
  * Every target is started first and measured in turn, metric by metric, ROUNDS times; the median
  * is reported. Interleaving keeps a burst of load from other processes from favouring one target.
+ * WARMUP_ROUNDS of bulk and conn/s go first, unmeasured, for every target: a fresh Node process
+ * needs about half a gigabyte of forwarding before its allocator and JIT reach the steady state a
+ * running balancer is in (measured: 3.6 CPU-ms per MB in its first bulk round, 127 page faults per
+ * MB; 1.25 ms and 10 faults by the sixth, where HAProxy is at 1.1 ms from the start).
  */
 const ROUNDS = 3;
+const WARMUP_ROUNDS = 4;
+/**
+ * Each target reaches its own pair of backend ports. A conn/s round leaves thousands of sockets in
+ * TIME_WAIT; on shared ports the next target's connects would search for free ephemeral ports among
+ * them, and whichever target came later would pay for the others' rounds.
+ */
+const BACKEND_PORTS_PER_TARGET = 2;
+const TARGETS = ['direct', 'builtin-1w', 'builtin-2w', 'haproxy'] as const;
 
 export async function benchBalancer(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const backends = await child('./balancer-backend.js', ['2']);
+  const backends = await child('./balancer-backend.js', [String(BACKEND_PORTS_PER_TARGET * TARGETS.length)]);
   const ports = backends.message.ports as number[];
-  const specs = ports.map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));
-  const targets = new Map<string, number>([['direct', ports[0]!]]);
+  const specsFor = (target: (typeof TARGETS)[number]) => {
+    const first = TARGETS.indexOf(target) * BACKEND_PORTS_PER_TARGET;
+    return ports.slice(first, first + BACKEND_PORTS_PER_TARGET).map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));
+  };
+  const targets = new Map<string, number>([['direct', specsFor('direct')[0]!.port]]);
   const proxies: ChildProcess[] = [];
   let haproxyPlane: HaproxyDataPlane | null = null;
   const measured = new Map<string, Measured>();
   try {
-    for (const workers of [1, 2]) {
-      const proxy = await child('./balancer-proxy.js', [String(workers), JSON.stringify(specs)]);
+    for (const workers of [1, 2] as const) {
+      const proxy = await child('./balancer-proxy.js', [String(workers), JSON.stringify(specsFor(`builtin-${workers}w`))]);
       proxies.push(proxy.proc);
       targets.set(`builtin-${workers}w`, proxy.message.port as number);
     }
@@ -154,7 +169,7 @@ export async function benchBalancer(): Promise<BenchResult[]> {
       const port = await freePort();
       haproxyPlane = new HaproxyDataPlane({ listen: [{ host: '127.0.0.1', port }], slots: 4, threads: 1, healthCheck: null });
       await haproxyPlane.start();
-      const report = await haproxyPlane.sync(specs);
+      const report = await haproxyPlane.sync(specsFor('haproxy'));
       if (report.errors.length) throw new Error(`haproxy sync: ${JSON.stringify(report.errors)}`);
       targets.set('haproxy', port);
     } else {
@@ -162,6 +177,12 @@ export async function benchBalancer(): Promise<BenchResult[]> {
     }
     const samples = new Map<string, { bulk: number[]; conns: number[]; p50: number[]; p99: number[] }>();
     for (const name of targets.keys()) samples.set(name, { bulk: [], conns: [], p50: [], p99: [] });
+    for (let r = 0; r < WARMUP_ROUNDS; r++) {
+      for (const port of targets.values()) {
+        await bulk(port);
+        await connectionsPerSecond(port);
+      }
+    }
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, port] of targets) {
         const l = await latency(port);
