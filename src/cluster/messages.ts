@@ -7,9 +7,16 @@ import { ClusterProtocolError } from './errors.js';
  * bytes: a newer peer may append fields there, and the version it announces tells whether we know them.
  */
 
-/** The version this code speaks; hello announces a range, welcome picks one. */
-export const CLUSTER_PROTOCOL_VERSION = 1;
+/**
+ * The version this code speaks; hello announces a range, welcome picks one.
+ * - 1: the first link protocol.
+ * - 2: adds `service-state` (back -> front). A back sends it only on links whose negotiated version is >= 2:
+ *   a version 1 front does not know the frame type and would close the link on it.
+ */
+export const CLUSTER_PROTOCOL_VERSION = 2;
 export const MIN_CLUSTER_PROTOCOL_VERSION = 1;
+/** The first version whose links carry `service-state`. */
+export const SERVICE_STATE_MIN_VERSION = 2;
 
 export const NODE_ID_BYTES = 33;
 export const CHAIN_HASH_BYTES = 32;
@@ -149,6 +156,17 @@ export interface GossipFrameMessage {
   payload: Uint8Array;
 }
 
+/**
+ * back -> front (protocol >= 2): the state the operator gave this front in the back (`lncluster cli drain`),
+ * so the front can publish it in its own discovery registration (Consul), where the balancer reads it.
+ * Sent after welcome on every link, and again on each change.
+ */
+export interface ServiceStateMessage {
+  type: 'service-state';
+  /** No new peers or dials for this front; its existing peers stay. */
+  draining: boolean;
+}
+
 /** Fatal: the sender closes the link after it. */
 export interface ErrorMessage {
   type: 'error';
@@ -170,6 +188,7 @@ export type ClusterMessage =
   | EcdhRequestMessage
   | EcdhReplyMessage
   | GossipFrameMessage
+  | ServiceStateMessage
   | ErrorMessage;
 
 export type ClusterMessageType = ClusterMessage['type'];
@@ -181,6 +200,7 @@ export const FRAME_TYPES = {
   welcome: 2,
   heartbeat: 3,
   error: 4,
+  'service-state': 5,
   'peer-ready': 16,
   'peer-down': 17,
   'peer-message': 18,
@@ -304,6 +324,9 @@ export function encodeMessagePayload(message: ClusterMessage): Uint8Array {
     case 'gossip':
       w.u8(message.subType).bytes32(message.payload);
       break;
+    case 'service-state':
+      w.bool(message.draining);
+      break;
     case 'error':
       w.string16(message.code).string16(message.text);
       break;
@@ -411,6 +434,9 @@ export function decodeMessage(frameType: number, payload: Uint8Array): ClusterMe
     }
     case 'gossip':
       message = { type, subType: r.u8(), payload: r.bytes32() };
+      break;
+    case 'service-state':
+      message = { type, draining: r.bool() };
       break;
     case 'error':
       message = { type, code: r.string16(), text: r.string16() };

@@ -2,7 +2,10 @@ import test from 'ava';
 import {
   ClusterProtocolError,
   CLUSTER_PROTOCOL_VERSION,
+  MIN_CLUSTER_PROTOCOL_VERSION,
+  SERVICE_STATE_MIN_VERSION,
   decodeMessage,
+  negotiateVersion,
   encodeFrame,
   encodeMessagePayload,
   FRAME_TYPES,
@@ -41,6 +44,7 @@ const samples = {
   'ecdh-request': { type: 'ecdh-request', requestId: 5, point: node },
   'ecdh-reply': { type: 'ecdh-reply', requestId: 5, result: { ok: true, secret: new Uint8Array(32).fill(1) } },
   gossip: { type: 'gossip', subType: 3, payload: bytes(1, 2, 3) },
+  'service-state': { type: 'service-state', draining: true },
   error: { type: 'error', code: 'malformed', text: 'bad frame' },
 } satisfies { [T in ClusterMessageType]: Extract<ClusterMessage, { type: T }> };
 
@@ -50,6 +54,7 @@ const extraSamples: ClusterMessage[] = [
   { type: 'ecdh-reply', requestId: 6, result: { ok: false, error: 'rate limited' } },
   { type: 'send-to-peer', target: { kind: 'session', sessionId: 0 }, data: new Uint8Array(0) },
   { type: 'hello', minVersion: 1, maxVersion: 1, frontId: 'f', listenAddresses: [], capacity: 0, holdsNodeKey: true },
+  { type: 'service-state', draining: false },
 ];
 
 function roundTrip(message: ClusterMessage): ClusterMessage {
@@ -137,11 +142,30 @@ test('malformed payloads are typed errors: truncation, trailing bytes, bad enums
   t.is(protocolCode(() => decodeMessage(FRAME_TYPES.hello, emptyFront)), 'malformed');
   // Random garbage never throws anything but ClusterProtocolError.
   for (let i = 0; i < 2000; i++) {
-    const type = Object.values(FRAME_TYPES)[i % 14]!;
+    const frameTypes = Object.values(FRAME_TYPES);
+    const type = frameTypes[i % frameTypes.length]!;
     const garbage = new Uint8Array(Math.floor(Math.random() * 80)).map(() => Math.floor(Math.random() * 256));
     const code = protocolCode(() => decodeMessage(type, garbage));
     if (code !== undefined && code !== 'malformed') t.fail(`type ${type}: ${code}`);
   }
+});
+
+test('service-state is one strict boolean byte under its own frame type', (t) => {
+  t.is(FRAME_TYPES['service-state'], 5);
+  t.deepEqual(encodeMessagePayload({ type: 'service-state', draining: true }), bytes(1));
+  t.deepEqual(encodeMessagePayload({ type: 'service-state', draining: false }), bytes(0));
+  t.deepEqual(decodeMessage(FRAME_TYPES['service-state'], bytes(0)), { type: 'service-state', draining: false });
+  t.is(protocolCode(() => decodeMessage(FRAME_TYPES['service-state'], bytes())), 'malformed', 'empty');
+  t.is(protocolCode(() => decodeMessage(FRAME_TYPES['service-state'], bytes(2))), 'malformed', 'not a boolean');
+  t.is(protocolCode(() => decodeMessage(FRAME_TYPES['service-state'], bytes(1, 0))), 'malformed', 'trailing byte');
+});
+
+test('the protocol version that introduced service-state is inside the range this build speaks', (t) => {
+  // A back sends service-state only on links negotiated at SERVICE_STATE_MIN_VERSION or later.
+  t.true(SERVICE_STATE_MIN_VERSION <= CLUSTER_PROTOCOL_VERSION);
+  t.true(SERVICE_STATE_MIN_VERSION > MIN_CLUSTER_PROTOCOL_VERSION, 'a version 1 front must still be able to link');
+  t.is(negotiateVersion(1, 1), 1, 'an older front gets version 1');
+  t.is(negotiateVersion(MIN_CLUSTER_PROTOCOL_VERSION, CLUSTER_PROTOCOL_VERSION), CLUSTER_PROTOCOL_VERSION);
 });
 
 test('hello and welcome tolerate fields appended by a newer version; other messages do not', (t) => {
