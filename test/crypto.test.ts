@@ -1,5 +1,6 @@
 import test from 'ava';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { openShort, sealShort } from '../src/lightning/crypto/chacha20-poly1305-short.js';
 import { hmacSha256Short, sha256Short } from '../src/lightning/crypto/sha256-short.js';
 import { CryptoError, createNativeCrypto, loadNativeSecp256k1, nobleCrypto, type CryptoProvider } from '../src/lightning/crypto/index.js';
 
@@ -60,6 +61,38 @@ test('the short-input SHA-256 and HMAC match node:crypto at every padding bounda
   t.deepEqual(sha256Short(buffer), sha256Short(new Uint8Array(buffer)));
   // FIPS 180-2 example: SHA-256("abc").
   t.is(Buffer.from(sha256Short(new TextEncoder().encode('abc'))).toString('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+});
+
+test('the short-message ChaCha20-Poly1305 matches node:crypto byte for byte, and refuses every altered bit', (t) => {
+  const nodeSeal = (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array => {
+    const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+    cipher.setAAD(ad, { plaintextLength: plaintext.length });
+    const head = cipher.update(plaintext);
+    cipher.final();
+    return new Uint8Array(Buffer.concat([head, cipher.getAuthTag()]));
+  };
+  const adLengths = [0, 1, 15, 16, 17, 32, 33];
+  // Every length across several keystream blocks and Poly1305 paddings, random and all-0xff inputs (the
+  // largest limb values the Poly1305 arithmetic must carry exactly).
+  for (let length = 0; length <= 300; length++) {
+    for (const saturated of [false, true]) {
+      const fill = (n: number) => (saturated ? new Uint8Array(n).fill(0xff) : bytes(n));
+      const key = fill(32), nonce = fill(12), ad = fill(adLengths[length % adLengths.length]!), plaintext = fill(length);
+      const expected = nodeSeal(key, nonce, ad, plaintext);
+      const sealed = sealShort(key, nonce, ad, plaintext);
+      if (!Buffer.from(sealed).equals(expected)) return t.fail(`seal differs at ${length} bytes (saturated: ${saturated})`);
+      const opened = openShort(key, nonce, ad, expected);
+      if (!opened || !Buffer.from(opened).equals(plaintext)) return t.fail(`open fails at ${length} bytes`);
+      const tampered = expected.slice();
+      tampered[(length * 7) % tampered.length]! ^= 1 << (length % 8);
+      if (openShort(key, nonce, ad, tampered) !== null) return t.fail(`a flipped bit is accepted at ${length} bytes`);
+      const otherAd = ad.length > 0 ? ad.slice() : Uint8Array.of(0);
+      otherAd[0]! ^= 0x80;
+      if (openShort(key, nonce, otherAd, expected) !== null) return t.fail(`altered associated data is accepted at ${length} bytes`);
+    }
+  }
+  t.is(openShort(bytes(32), bytes(12), new Uint8Array(0), bytes(15)), null, 'shorter than a tag');
+  t.pass();
 });
 
 test('native verify: the uncompressed-key cache gives the same answers, bad keys stay false', (t) => {

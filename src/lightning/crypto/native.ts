@@ -2,6 +2,7 @@ import * as nodeCrypto from 'node:crypto';
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { assertBytes, CryptoError, type CryptoProvider } from './provider.js';
+import { openShort, sealShort, SHORT_AEAD_LIMIT } from './chacha20-poly1305-short.js';
 import { hmacSha256Short, sha256Short, SHORT_INPUT_LIMIT } from './sha256-short.js';
 
 interface Secp256k1Bindings {
@@ -196,6 +197,7 @@ export function createNativeCrypto(secp: Secp256k1Bindings): CryptoProvider {
     aeadEncrypt(key32, nonce12, ad, plaintext) {
       assertBytes(key32, 32, 'key');
       assertBytes(nonce12, 12, 'nonce');
+      if (plaintext.length <= SHORT_AEAD_LIMIT) return sealShort(key32, nonce12, ad, plaintext);
       const cipher = createCipheriv('chacha20-poly1305', key32, nonce12, { authTagLength: TAG_LENGTH });
       cipher.setAAD(ad, { plaintextLength: plaintext.length });
       const head = cipher.update(plaintext);
@@ -209,6 +211,11 @@ export function createNativeCrypto(secp: Secp256k1Bindings): CryptoProvider {
       assertBytes(key32, 32, 'key');
       assertBytes(nonce12, 12, 'nonce');
       if (sealed.length < TAG_LENGTH) throw new CryptoError('bad-mac', 'ciphertext shorter than its tag');
+      if (sealed.length - TAG_LENGTH <= SHORT_AEAD_LIMIT) {
+        const opened = openShort(key32, nonce12, ad, sealed);
+        if (!opened) throw new CryptoError('bad-mac', 'ChaCha20-Poly1305 authentication failed');
+        return opened;
+      }
       const body = sealed.subarray(0, sealed.length - TAG_LENGTH);
       const decipher = createDecipheriv('chacha20-poly1305', key32, nonce12, { authTagLength: TAG_LENGTH });
       decipher.setAAD(ad, { plaintextLength: body.length });

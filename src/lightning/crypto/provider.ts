@@ -3,6 +3,8 @@
  * - `noble`: the user's choice (@noble/secp256k1 + @noble/ciphers + @noble/hashes), pure JS, the reference.
  * - `native`: libsecp256k1 through the `secp256k1` bindings and node:crypto (about 40x faster for
  *   ECDH/ECDSA and 1.2x-15x for ChaCha20-Poly1305 on this machine class). The default when it loads.
+ *   Short inputs (the usual Lightning message) skip node:crypto's fixed per-call cost through small JS
+ *   implementations checked against it: sha256-short.ts and chacha20-poly1305-short.ts.
  * Both take and return Uint8Array and check byte lengths strictly (noble style).
  */
 export interface CryptoProvider {
