@@ -4,7 +4,7 @@ import { Counter, Gauge } from 'prom-client';
 import { ClusterServer, type FrontConnection } from '../cluster/server.js';
 import type { ClusterCredentials } from '../cluster/certificate.js';
 import type { ClusterLink } from '../cluster/link.js';
-import type { ClusterMessage, PeerTarget } from '../cluster/messages.js';
+import { SERVICE_STATE_MIN_VERSION, type ClusterMessage, type PeerTarget } from '../cluster/messages.js';
 import type { Config } from '../config/keys.js';
 import { splitHostPort } from '../config/load.js';
 import { chainHash, type Network } from '../lightning/chains.js';
@@ -61,6 +61,8 @@ export class Back {
   readonly reconnector: Reconnector;
   #engine: ChannelEngine | undefined;
   readonly #links = new Map<string, ClusterLink>();
+  /** The protocol version negotiated on each link: what frame types that front understands. */
+  readonly #linkVersions = new WeakMap<ClusterLink, number>();
   readonly #ecdh: EcdhService;
   readonly #server: ClusterServer;
   /** Known addresses of peers (from connect requests and inbound sessions), for reconnection. */
@@ -249,10 +251,11 @@ export class Back {
 
   // ---- fronts -------------------------------------------------------------------------------------
 
-  #onFront({ frontId, link, hello, remoteAddress }: FrontConnection): void {
+  #onFront({ frontId, link, hello, version, remoteAddress }: FrontConnection): void {
     const log = this.#log.child({ front: frontId });
     if (this.#links.has(frontId)) this.#dropFront(frontId, 'replaced by a new link');
     this.#links.set(frontId, link);
+    this.#linkVersions.set(link, version);
     this.#gossipHub.addFront(frontId, link);
     this.fronts.add({ id: frontId, listenAddress: hello.listenAddresses[0] ?? remoteAddress, keyless: !hello.holdsNodeKey });
     this.#registryChanged();
@@ -271,6 +274,21 @@ export class Back {
       log.warn({ reason: closed.reason, detail: closed.message }, 'front link lost');
       this.#dropFront(frontId, closed.message);
     });
+    // Right after welcome, even when not draining: a front that was drained before this back restarted
+    // (which forgets drain marks) must withdraw the flag it published, to agree with the back.
+    this.#sendServiceState(frontId);
+  }
+
+  /**
+   * Tells a front its service state (drain), which it publishes in its own discovery registration
+   * (Consul). Only on links negotiated at protocol >= 2: a version 1 front does not know the frame and
+   * would close the link on it; such a front stays listed as ready by Consul while the back drains it.
+   */
+  #sendServiceState(frontId: string): void {
+    const link = this.#links.get(frontId);
+    const front = this.fronts.get(frontId);
+    if (!link || !front || (this.#linkVersions.get(link) ?? 0) < SERVICE_STATE_MIN_VERSION) return;
+    this.#sendToFront(frontId, { type: 'service-state', draining: front.draining });
   }
 
   #dropFront(frontId: string, reason: string): void {
@@ -530,6 +548,7 @@ export class Back {
           const draining = body['draining'] !== false;
           if (!this.fronts.setDraining(front, draining)) throw new AdminError(404, 'unknown-front', `no front ${front}`);
           this.#registryChanged();
+          this.#sendServiceState(front);
           this.#log.info({ front, draining }, draining ? 'front draining' : 'front back in service');
           return { front, draining };
         },

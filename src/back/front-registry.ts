@@ -26,9 +26,15 @@ export class FrontRegistry {
   readonly #fronts = new Map<string, FrontRecord>();
   /** Dials the back has asked for and not yet seen answered, per front: fresher than heartbeats. */
   readonly #pendingDials = new Map<string, number>();
+  /**
+   * Ids the operator drained. The mark outlives the front's link: a drained front that relinks (a blip,
+   * a restart) stays drained, and is told so again, instead of silently coming back into service.
+   * Only `setDraining(id, false)` clears it; it holds only ids that were linked when drained.
+   */
+  readonly #drained = new Set<string>();
 
   add(record: Omit<FrontRecord, 'connectedAt' | 'lastHeartbeatAt' | 'load' | 'draining'>, now = Date.now()): FrontRecord {
-    const full: FrontRecord = { ...record, connectedAt: now, lastHeartbeatAt: now, load: { ...EMPTY_LOAD }, draining: false };
+    const full: FrontRecord = { ...record, connectedAt: now, lastHeartbeatAt: now, load: { ...EMPTY_LOAD }, draining: this.#drained.has(record.id) };
     this.#fronts.set(record.id, full);
     return full;
   }
@@ -62,6 +68,8 @@ export class FrontRegistry {
     const front = this.#fronts.get(id);
     if (!front) return false;
     front.draining = draining;
+    if (draining) this.#drained.add(id);
+    else this.#drained.delete(id);
     return true;
   }
 

@@ -41,6 +41,19 @@ export interface FrontOptions {
   nodeKey?: NodeKey;
   /** Dials .onion hosts through Tor (set when front.tor-socks is configured). */
   proxyDial?: (host: string, port: number, timeoutMs: number) => Promise<import('node:net').Socket>;
+  /** Each time the link to the back comes up (after the node id check), with the node id the back serves (hex). */
+  onLinked?: (nodeIdHex: string) => void;
+  /** When the back changes this front's service state (`lncluster cli drain` / `undrain`). */
+  onServiceState?: (state: FrontServiceState) => void;
+}
+
+/**
+ * What the back says about this front's service. A back of protocol version 1 never says anything:
+ * the front then stays in service, as before.
+ */
+export interface FrontServiceState {
+  /** The operator drained this front: the balancer should send it no new peers. Existing peers stay. */
+  draining: boolean;
 }
 
 interface Settings {
@@ -78,6 +91,7 @@ export class Front {
   #started = false;
   #fatal: NodeKeyError | undefined;
   #linkCongested = false;
+  #serviceState: FrontServiceState = { draining: false };
   #listenAddress = '';
   #ops: OpsServer | undefined;
   #bytesWindow = { at: Date.now(), in: 0, out: 0 };
@@ -152,6 +166,17 @@ export class Front {
 
   get isLinked(): boolean {
     return this.#link !== undefined;
+  }
+
+  /** The node id the back serves (hex), once linked. */
+  get nodeIdHex(): string | undefined {
+    const welcome = this.#settings?.welcome;
+    return welcome ? hex(welcome.nodeId) : undefined;
+  }
+
+  /** The last service state the back sent (kept across a lost link: the back sends it again on relink). */
+  get serviceState(): FrontServiceState {
+    return { ...this.#serviceState };
   }
 
   async start(): Promise<{ listen: string; opsUrl: string }> {
@@ -276,6 +301,24 @@ export class Front {
     }
     if (!this.#stopping) this.#listener.setAccepting(true);
     this.#log.info({ nodeId: hex(welcome.nodeId) }, 'linked to the back');
+    this.#notify('onLinked', () => this.options.onLinked?.(hex(welcome.nodeId)));
+  }
+
+  #onServiceState(state: FrontServiceState): void {
+    // Sent after every welcome and on each change: only a change is worth passing on.
+    if (state.draining === this.#serviceState.draining) return;
+    this.#serviceState = { ...state };
+    this.#log.info({ draining: state.draining }, state.draining ? 'the back drains this front' : 'the back put this front back in service');
+    this.#notify('onServiceState', () => this.options.onServiceState?.(this.serviceState));
+  }
+
+  /** Runs a caller's hook: a failing hook is logged and never breaks the link's message handling. */
+  #notify(hook: string, run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.#log.error({ err: error, hook }, 'front hook failed');
+    }
   }
 
   #onDown(reason: string, retryInMs: number): void {
@@ -326,6 +369,9 @@ export class Front {
       }
       case 'gossip':
         this.#onGossipFrame(message);
+        return;
+      case 'service-state':
+        this.#onServiceState({ draining: message.draining });
         return;
       case 'heartbeat':
         return;

@@ -3,7 +3,7 @@ import { loadNodeKey } from '../config/node-key.js';
 import { onShutdown, printReady, setupRole, UsageError } from '../cli/role.js';
 import { Front } from './front.js';
 import { torDialFromConfig } from './tor-dial.js';
-import { registerFront } from './registration.js';
+import { registerFront, type FrontRegistration } from './registration.js';
 
 /** `lncluster front`: one stateless front. */
 export async function runFront(argv: string[]): Promise<number> {
@@ -13,12 +13,38 @@ export async function runFront(argv: string[]): Promise<number> {
   // Keyless (delegated) fronts never read the node key, from any source.
   const nodeKey = config['front.node-key'] === 'local' ? await loadNodeKey(config) : undefined;
   const credentials = await clusterCredentialsFromConfig(config);
+  // discovery = consul: the front's own registration carries what the back tells it (drain, node id),
+  // since the balancer reads Consul, not the back. Hooks that fire before the registration exists
+  // (during start) are covered by registering with the front's state at that time.
+  let registration: FrontRegistration | null = null;
+  let publishedNodeId = nodeKey ? Buffer.from(nodeKey.nodeId).toString('hex') : config['node-id'] || undefined;
   // front.tor-socks: .onion hosts are dialed through Tor (front.tor-all needs dialer.ts to ask torDial.proxies(host)).
-  const front = new Front({ config, log, credentials, nodeKey, proxyDial: torDialFromConfig(config)?.proxyDial });
+  const front = new Front({
+    config,
+    log,
+    credentials,
+    nodeKey,
+    proxyDial: torDialFromConfig(config)?.proxyDial,
+    onServiceState: ({ draining }) => void registration?.updateMeta({ draining }),
+    // A keyless front without `node-id` learns the node id from the back, and may relink to a back of another node.
+    onLinked: (nodeId) => {
+      if (!registration || nodeId === publishedNodeId) return;
+      publishedNodeId = nodeId;
+      void registration.updateMeta({ nodeId });
+    },
+  });
   const started = await front.start();
-  // discovery = consul: announce this front; deregistered first on SIGTERM so the balancer stops choosing it.
-  const nodeId = nodeKey ? Buffer.from(nodeKey.nodeId).toString('hex') : config['node-id'] || undefined;
-  const registration = registerFront({ config, log, frontId: front.id, listen: started.listen, opsUrl: started.opsUrl, nodeId });
+  publishedNodeId ??= front.nodeIdHex;
+  // Deregistered first on SIGTERM so the balancer stops choosing it.
+  registration = registerFront({
+    config,
+    log,
+    frontId: front.id,
+    listen: started.listen,
+    opsUrl: started.opsUrl,
+    nodeId: publishedNodeId,
+    draining: front.serviceState.draining,
+  });
   onShutdown(async () => {
     await registration?.deregister();
     await front.stop();

@@ -7,7 +7,7 @@ import type { Config } from '../config/keys.js';
 import { splitHostPort } from '../config/load.js';
 import { ConsulDiscovery } from '../discovery/consul.js';
 import { SERVICES } from '../discovery/services.js';
-import type { Discovery, Registration, ServiceInstance } from '../discovery/types.js';
+import type { Discovery, InstanceMeta, Registration, ServiceInstance } from '../discovery/types.js';
 import type { Logger } from '../util/log.js';
 
 export interface FrontRegistrationInput {
@@ -18,13 +18,20 @@ export interface FrontRegistrationInput {
   listen: string;
   /** The front's ops server base URL (its /ready is the health URL). */
   opsUrl: string;
-  /** The node id this front serves, when known at start (local key mode, or `node-id`). */
+  /** The node id this front serves, when known at registration (node key, `node-id`, or learned from the back). */
   nodeId?: string;
+  /** The back already drains this front (it relinked while drained): published from the first registration. */
+  draining?: boolean;
   /** For tests: another Discovery than the one the configuration names. */
   discovery?: Discovery;
 }
 
 export interface FrontRegistration {
+  /**
+   * Merges `meta` into the published instance (after a registration still in progress). Never rejects:
+   * a failure is logged, and the Consul registration publishes the merged meta again with its next renewal.
+   */
+  updateMeta(meta: Partial<Omit<InstanceMeta, 'role'>>): Promise<void>;
   /** Removes the instance from the registry (waits for a registration still in progress to be cancelled). */
   deregister(): Promise<void>;
 }
@@ -40,6 +47,7 @@ export function frontInstance(input: Omit<FrontRegistrationInput, 'config' | 'lo
     meta: {
       role: 'front',
       ...(input.nodeId ? { nodeId: input.nodeId } : {}),
+      ...(input.draining ? { draining: true } : {}),
       clusterAddress: input.clusterAddress,
       // Ready rather than merely alive: a front that lost its back refuses new peers.
       healthUrl: `${input.opsUrl}/ready`,
@@ -74,6 +82,18 @@ export function registerFront(input: FrontRegistrationInput): FrontRegistration 
   );
   let done: Promise<void> | undefined;
   return {
+    async updateMeta(meta) {
+      const registration = await pending;
+      // Not registered (failed, already logged) or leaving: nothing to update.
+      if (!registration || cancel.signal.aborted) return;
+      try {
+        await registration.updateMeta(meta);
+        log.info({ id: instance.id, meta }, 'discovery metadata updated');
+      } catch (error) {
+        if (cancel.signal.aborted) return;
+        log.warn({ id: instance.id, meta, reason: (error as Error).message }, 'cannot update discovery metadata now (the registration publishes it again with its next renewal)');
+      }
+    },
     deregister() {
       done ??= (async () => {
         cancel.abort();
