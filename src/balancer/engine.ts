@@ -134,6 +134,16 @@ class Relay {
 }
 
 const ignore = (): void => undefined;
+
+/**
+ * Passes on an end of stream (half-close). When the socket has already read its own peer's end and has
+ * nothing left to write, closing it sends the same FIN as a shutdown would, without the shutdown call
+ * and its callback: the common case when a short connection ends from both sides.
+ */
+function finishWriting(socket: net.Socket): void {
+  if (socket.readableEnded && socket.writableLength === 0) socket.destroy();
+  else socket.end();
+}
 const WILDCARDS = new Set(['::', '0.0.0.0', '']);
 
 export class BalancerEngine {
@@ -369,8 +379,8 @@ export class BalancerEngine {
     this.backends.acquire(backend.id);
     this.counters.forwardedTotal++;
     if (client.bytesRead > 0) this.idle.delete(relay);
-    client.on('end', () => socket.end());
-    socket.on('end', () => client.end());
+    client.on('end', () => finishWriting(socket));
+    socket.on('end', () => finishWriting(client));
     // Whatever the client sent while we were connecting leaves together with the header, in one
     // write (one syscall, one segment).
     const first = client.readableLength > 0 ? (client.read() as Buffer | null) : null;
