@@ -82,7 +82,12 @@ test.serial('query_channel_range is answered from the replica; the table survive
     t.is(reply.syncComplete, 1);
   });
 
-  // Restart the back: the table comes back from SQLite.
+  // Restart the back: the table comes back from SQLite. The store writes every 200 ms: a kill -9 keeps
+  // what was written, so wait for the write rather than racing it.
+  await cluster.waitFor('table written', async () => {
+    const info = (await cluster.api('getinfo')) as { gossip: { unsaved: number } };
+    return info.gossip.unsaved === 0 ? true : undefined;
+  }, 10_000);
   cluster.back.child.kill('SIGKILL');
   await cluster.back.exited;
   cluster.back = await cluster.spawn(['back', ...cluster.common(), '--back.cluster-listen', cluster.clusterAddress, '--ops.listen', '127.0.0.1:0']);
