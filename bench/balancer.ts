@@ -137,7 +137,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  * running balancer is in (measured: 3.6 CPU-ms per MB in its first bulk round, 127 page faults per
  * MB; 1.25 ms and 10 faults by the sixth, where HAProxy is at 1.1 ms from the start).
  */
-const ROUNDS = 3;
+const ROUNDS = 5;
 const WARMUP_ROUNDS = 4;
 /**
  * Each target reaches its own pair of backend ports. A conn/s round leaves thousands of sockets in
