@@ -142,7 +142,7 @@ export class Back {
       credentials: options.credentials,
       host,
       port,
-      welcome: () => ({
+      welcome: (hello) => ({
         nodeId: options.nodeId,
         chainHash: chainHash(config.network as Network),
         initFeatures: combineFeatures(this.engine.initFeatures(), FRONT_FEATURES),
@@ -157,6 +157,9 @@ export class Back {
           // A channel engine must see every peer reconnect (channel_reestablish follows a fresh init):
           // sessions that outlived a lost link are closed rather than announced again.
           resumeSessions: config['back.channel-engine'] === 'none',
+          // A drained front that relinks knows it before it (re)registers in Consul: no window in which the
+          // balancer sees it ready. The service-state message carries later changes.
+          draining: this.fronts.isDrained(hello.frontId),
         }),
       }),
     });

@@ -73,6 +73,11 @@ export class FrontRegistry {
     return true;
   }
 
+  /** Whether the operator drained this front id (linked or not). */
+  isDrained(id: string): boolean {
+    return this.#drained.has(id);
+  }
+
   dialStarted(id: string): void {
     this.#pendingDials.set(id, (this.#pendingDials.get(id) ?? 0) + 1);
   }

@@ -265,7 +265,7 @@ export class Front {
       if (this.#started) void this.stop('node id mismatch').then(() => process.exit(2));
       return;
     }
-    let extra: Partial<Omit<Settings, 'welcome'>> = {};
+    let extra: Partial<Omit<Settings, 'welcome'>> & { draining?: boolean } = {};
     try {
       extra = JSON.parse(welcome.settingsJson) as typeof extra;
     } catch {
@@ -300,6 +300,7 @@ export class Front {
       else this.#announce(session, session.remoteInit!);
     }
     if (!this.#stopping) this.#listener.setAccepting(true);
+    if (typeof extra.draining === 'boolean') this.#onServiceState({ draining: extra.draining });
     this.#log.info({ nodeId: hex(welcome.nodeId) }, 'linked to the back');
     this.#notify('onLinked', () => this.options.onLinked?.(hex(welcome.nodeId)));
   }

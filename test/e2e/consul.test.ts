@@ -156,14 +156,17 @@ test.serial('cli drain reaches Consul: the balancer sends the drained front no n
   const restored = await connectThroughBalancer(cluster, 1);
   t.is(restored[0]!.front, 'front-1');
 
-  // The back keeps the drain mark across a restart of the front: the new process is told after welcome
-  // and registers as draining.
+  // The back keeps the drain mark across a restart of the front: the new process learns it in the welcome,
+  // before it registers, so it is draining from its very first registration (no window in which the
+  // balancer could see it ready).
   await cluster.cli('drain', 'front-2');
   await cluster.waitForBalancerFronts('front-2 draining', (f) => f.some((x) => x.id === 'front-2' && x.state === 'draining'));
   cluster.fronts[1]!.child.kill('SIGTERM');
   t.is(await cluster.fronts[1]!.exited, 0);
+  t.false('front-2' in (await consulMeta(consul)), 'front-2 deregistered on SIGTERM');
   await cluster.startFront(1);
-  await cluster.waitFor('front-2 registered again as draining', async () => ((await consulMeta(consul))['front-2']?.['draining'] === 'true' ? true : undefined));
+  const firstSeen = await cluster.waitFor('front-2 registered again', async () => (await consulMeta(consul))['front-2'], 10_000, 20);
+  t.is(firstSeen['draining'], 'true', 'registered as draining from the start');
   meta = await consulMeta(consul);
   t.is(meta['front-2']?.['nodeId'], cluster.nodeId);
   await cluster.waitForBalancerFronts('front-2 draining after its restart', (f) => f.some((x) => x.id === 'front-2' && x.state === 'draining'));
