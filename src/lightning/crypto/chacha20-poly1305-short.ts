@@ -115,8 +115,9 @@ function xorKeystream(data: Uint8Array, out: Uint8Array): void {
 
 const r = new Float64Array(10);
 const h = new Float64Array(10);
-/** Scratch for the final reduction. */
+/** Scratch for the final reduction, and h as 16-bit words (a Uint16Array keeps the low 16 bits). */
 const reduced = new Float64Array(10);
+const tagWords = new Uint16Array(8);
 const pad = new Uint16Array(8);
 const LIMB = 8192; // 2^13
 
@@ -163,9 +164,8 @@ function polyBlock(m: Uint8Array, offset: number): void {
   const r0 = r[0]!, r1 = r[1]!, r2 = r[2]!, r3 = r[3]!, r4 = r[4]!, r5 = r[5]!, r6 = r[6]!, r7 = r[7]!, r8 = r[8]!, r9 = r[9]!;
   // A limb product that reaches 2^130 wraps around times 5 (s_k = 5 * r_k).
   const s1 = 5 * r1, s2 = 5 * r2, s3 = 5 * r3, s4 = 5 * r4, s5 = 5 * r5, s6 = 5 * r6, s7 = 5 * r7, s8 = 5 * r8, s9 = 5 * r9;
-  let c = 0;
-  let d0 = c + h0 * r0 + h1 * s9 + h2 * s8 + h3 * s7 + h4 * s6 + h5 * s5 + h6 * s4 + h7 * s3 + h8 * s2 + h9 * s1;
-  c = Math.floor(d0 / LIMB);
+  let d0 = h0 * r0 + h1 * s9 + h2 * s8 + h3 * s7 + h4 * s6 + h5 * s5 + h6 * s4 + h7 * s3 + h8 * s2 + h9 * s1;
+  let c = Math.floor(d0 / LIMB);
   d0 -= c * LIMB;
   let d1 = c + h0 * r1 + h1 * r0 + h2 * s9 + h3 * s8 + h4 * s7 + h5 * s6 + h6 * s5 + h7 * s4 + h8 * s3 + h9 * s2;
   c = Math.floor(d1 / LIMB);
@@ -211,6 +211,10 @@ function polyBlock(m: Uint8Array, offset: number): void {
   h[9] = d9;
 }
 
+/** The zero-padded last block of a field, and the lengths block. */
+const lastBlock = new Uint8Array(16);
+const lastBlockView = new DataView(lastBlock.buffer);
+
 /** Absorbs `data` zero-padded to a multiple of 16 bytes. */
 function polyPadded(data: Uint8Array): void {
   const full = data.length & ~15;
@@ -221,13 +225,11 @@ function polyPadded(data: Uint8Array): void {
     polyBlock(lastBlock, 0);
   }
 }
-const lastBlock = new Uint8Array(16);
 
 function polyLengths(adLength: number, textLength: number): void {
   lastBlock.fill(0);
-  const view = new DataView(lastBlock.buffer);
-  view.setUint32(0, adLength, true);
-  view.setUint32(8, textLength, true);
+  lastBlockView.setUint32(0, adLength, true);
+  lastBlockView.setUint32(8, textLength, true);
   polyBlock(lastBlock, 0);
 }
 
@@ -254,15 +256,16 @@ function polyFinish(out: Uint8Array, offset: number): void {
   }
   const useG = carry; // 1 when h + 5 >= 2^130, i.e. h >= p; 0 otherwise
   for (let i = 0; i < 10; i++) h[i] = useG * g[i]! + (1 - useG) * h[i]!;
-  const w0 = (h[0]! | (h[1]! << 13)) & 0xffff;
-  const w1 = ((h[1]! >>> 3) | (h[2]! << 10)) & 0xffff;
-  const w2 = ((h[2]! >>> 6) | (h[3]! << 7)) & 0xffff;
-  const w3 = ((h[3]! >>> 9) | (h[4]! << 4)) & 0xffff;
-  const w4 = ((h[4]! >>> 12) | (h[5]! << 1) | (h[6]! << 14)) & 0xffff;
-  const w5 = ((h[6]! >>> 2) | (h[7]! << 11)) & 0xffff;
-  const w6 = ((h[7]! >>> 5) | (h[8]! << 8)) & 0xffff;
-  const w7 = ((h[8]! >>> 8) | (h[9]! << 5)) & 0xffff;
-  const words = [w0, w1, w2, w3, w4, w5, w6, w7];
+  // h as eight 16-bit words, low first.
+  const words = tagWords;
+  words[0] = h[0]! | (h[1]! << 13);
+  words[1] = (h[1]! >>> 3) | (h[2]! << 10);
+  words[2] = (h[2]! >>> 6) | (h[3]! << 7);
+  words[3] = (h[3]! >>> 9) | (h[4]! << 4);
+  words[4] = (h[4]! >>> 12) | (h[5]! << 1) | (h[6]! << 14);
+  words[5] = (h[6]! >>> 2) | (h[7]! << 11);
+  words[6] = (h[7]! >>> 5) | (h[8]! << 8);
+  words[7] = (h[8]! >>> 8) | (h[9]! << 5);
   // tag = (h + s) mod 2^128
   let sum = 0;
   for (let i = 0; i < 8; i++) {
