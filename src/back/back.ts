@@ -157,8 +157,9 @@ export class Back {
           // A channel engine must see every peer reconnect (channel_reestablish follows a fresh init):
           // sessions that outlived a lost link are closed rather than announced again.
           resumeSessions: config['back.channel-engine'] === 'none',
-          // A drained front that relinks knows it before it (re)registers in Consul: no window in which the
-          // balancer sees it ready. The service-state message carries later changes.
+          // The front's service state at link time, drained or not: a drained front that relinks knows it
+          // before it (re)registers in Consul, and one drained before this back restarted (which forgets
+          // drain marks) withdraws the flag it published. The service-state message carries later changes.
           draining: this.fronts.isDrained(hello.frontId),
         }),
       }),
@@ -277,14 +278,11 @@ export class Back {
       log.warn({ reason: closed.reason, detail: closed.message }, 'front link lost');
       this.#dropFront(frontId, closed.message);
     });
-    // Right after welcome, even when not draining: a front that was drained before this back restarted
-    // (which forgets drain marks) must withdraw the flag it published, to agree with the back.
-    this.#sendServiceState(frontId);
   }
 
   /**
-   * Tells a front its service state (drain), which it publishes in its own discovery registration
-   * (Consul). Only on links negotiated at protocol >= 2: a version 1 front does not know the frame and
+   * Tells a linked front that its service state (drain) changed; it publishes it in its own discovery
+   * registration (Consul). Only on links negotiated at protocol >= 2: a version 1 front does not know the frame and
    * would close the link on it; such a front stays listed as ready by Consul while the back drains it.
    */
   #sendServiceState(frontId: string): void {

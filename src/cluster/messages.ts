@@ -159,7 +159,7 @@ export interface GossipFrameMessage {
 /**
  * back -> front (protocol >= 2): the state the operator gave this front in the back (`lncluster cli drain`),
  * so the front can publish it in its own discovery registration (Consul), where the balancer reads it.
- * Sent after welcome on every link, and again on each change.
+ * Sent on each change; the state at link time travels in the welcome's settings (`draining`).
  */
 export interface ServiceStateMessage {
   type: 'service-state';

@@ -306,7 +306,7 @@ export class Front {
   }
 
   #onServiceState(state: FrontServiceState): void {
-    // Sent after every welcome and on each change: only a change is worth passing on.
+    // From the welcome's settings on every link, and from service-state messages: only a change is worth passing on.
     if (state.draining === this.#serviceState.draining) return;
     this.#serviceState = { ...state };
     this.#log.info({ draining: state.draining }, state.draining ? 'the back drains this front' : 'the back put this front back in service');
