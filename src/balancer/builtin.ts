@@ -2,9 +2,10 @@
 // BalancerEngine; with `workers > 1` it is a pool of node:cluster workers sharing the listening
 // socket (see workers.ts for the trade-offs). Either way the API is the same.
 import type { BackendSpec } from './backend-set.js';
+import { createEngine, resolveDataPath } from './data-path.js';
 import {
-  BalancerEngine,
   resolveBalancerOptions,
+  type Engine,
   type BalancerOptions,
   type BalancerOptionsInput,
   type BalancerStats,
@@ -17,11 +18,24 @@ export type { BalancerOptions, BalancerOptionsInput, BalancerStats, BoundAddress
 
 export class BuiltinBalancer {
   private options: BalancerOptions;
-  private readonly plane: BalancerEngine | WorkerPool;
+  private readonly plane: Engine | WorkerPool;
+  /** Who moves the bytes (see BalancerOptions.dataPath), and why 'auto' chose node if it did. */
+  readonly dataPath: 'native' | 'node';
+  readonly fallbackReason: string;
 
   constructor(options: BalancerOptionsInput = {}, backends: readonly BackendSpec[] = []) {
     this.options = resolveBalancerOptions(options);
-    this.plane = this.options.workers > 1 ? new WorkerPool(this.options, backends) : new BalancerEngine(this.options, backends);
+    if (this.options.workers > 1) {
+      ({ dataPath: this.dataPath, fallbackReason: this.fallbackReason } = resolveDataPath(this.options.dataPath));
+      // Every worker then takes the same path: 'auto' is settled here, once.
+      this.options = { ...this.options, dataPath: this.dataPath };
+      this.plane = new WorkerPool(this.options, backends);
+    } else {
+      const chosen = createEngine(this.options, backends);
+      this.plane = chosen.engine;
+      this.dataPath = chosen.dataPath;
+      this.fallbackReason = chosen.fallbackReason;
+    }
   }
 
   /** Opens the listeners (and forks the workers); resolves with the bound addresses. */

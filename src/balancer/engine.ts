@@ -32,7 +32,16 @@ export interface BalancerOptions {
   workers: number;
   /** With workers > 1: who hands out accepted connections (see workers.ts). */
   clusterScheduling: 'kernel' | 'round-robin';
+  /**
+   * Who moves the bytes: 'native' (native/relay/relay.c, half the CPU per connection), 'node'
+   * (net.Socket, this file), or 'auto': native when its module is built, else node.
+   */
+  dataPath: DataPathChoice;
+  /** Bind with SO_REUSEPORT (native data path with workers: each worker binds the port itself). */
+  reusePort: boolean;
 }
+
+export type DataPathChoice = 'auto' | 'native' | 'node';
 
 export const DEFAULT_BALANCER_OPTIONS: BalancerOptions = {
   listen: [{ host: '::', port: 9735 }],
@@ -45,6 +54,8 @@ export const DEFAULT_BALANCER_OPTIONS: BalancerOptions = {
   backends: {},
   workers: 1,
   clusterScheduling: 'kernel',
+  dataPath: 'auto',
+  reusePort: false,
 };
 
 /** Options as a caller may give them: any subset, limits and backend options merged field by field. */
@@ -96,11 +107,45 @@ export interface BoundAddress {
 export class BalancerError extends Error {
   override readonly name = 'BalancerError';
   constructor(
-    readonly code: 'LISTEN_FAILED' | 'NOT_STARTED' | 'CLOSED' | 'WORKER_FAILED',
+    readonly code: 'LISTEN_FAILED' | 'NOT_STARTED' | 'CLOSED' | 'WORKER_FAILED' | 'NO_NATIVE',
     message: string,
   ) {
     super(message);
   }
+}
+
+/** What both data paths do with a listener: one engine's public surface. */
+export interface Engine {
+  readonly backends: BackendSet;
+  start(): Promise<BoundAddress[]>;
+  addresses(): BoundAddress[];
+  updateBackends(snapshot: readonly BackendSpec[]): void;
+  drain(id: string, draining?: boolean): boolean;
+  reload(input: BalancerOptionsInput): Promise<BoundAddress[]>;
+  stats(): BalancerStats;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Which listeners a reload keeps (indexes into `current`), opens, and closes (indexes). */
+export function planListeners(current: readonly ListenSpec[], wanted: readonly ListenSpec[]): { kept: number[]; added: ListenSpec[]; dropped: number[] } {
+  const keyOf = (s: ListenSpec): string => `${s.host}|${s.port}`;
+  const wantedKeys = new Map(wanted.map((s) => [keyOf(s), s]));
+  const currentKeys = new Set(current.map(keyOf));
+  const kept: number[] = [];
+  const dropped: number[] = [];
+  current.forEach((s, i) => (wantedKeys.has(keyOf(s)) ? kept : dropped).push(i));
+  return { kept, added: [...wantedKeys.values()].filter((s) => !currentKeys.has(keyOf(s))), dropped };
+}
+
+/**
+ * Opens a listener through `attempt(host)`; '::' falls back to 0.0.0.0 where IPv6 is unavailable.
+ * Failures become BalancerError LISTEN_FAILED naming the address.
+ */
+export function listenWithFallback<T>(spec: ListenSpec, attempt: (host: string) => Promise<T>): Promise<T> {
+  return attempt(spec.host).catch((error: NodeJS.ErrnoException) => {
+    if (spec.host === '::' && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) return attempt('0.0.0.0');
+    throw new BalancerError('LISTEN_FAILED', `cannot listen on ${spec.host}:${spec.port}: ${error.message}`);
+  });
 }
 
 /**
@@ -146,7 +191,7 @@ function finishWriting(socket: net.Socket): void {
 }
 const WILDCARDS = new Set(['::', '0.0.0.0', '']);
 
-export class BalancerEngine {
+export class BalancerEngine implements Engine {
   readonly backends: BackendSet;
   private options: BalancerOptions;
   private readonly admission: AdmissionControl;
@@ -199,13 +244,13 @@ export class BalancerEngine {
    */
   async reload(input: BalancerOptionsInput): Promise<BoundAddress[]> {
     const next = resolveBalancerOptions(input, this.options);
-    const keyOf = (s: ListenSpec): string => `${s.host}|${s.port}`;
-    const wanted = new Map(next.listen.map((s) => [keyOf(s), s]));
-    const kept = this.listeners.filter((l) => wanted.has(keyOf(l.spec)));
-    const keptKeys = new Set(kept.map((l) => keyOf(l.spec)));
-    const added = await Promise.all([...wanted.values()].filter((s) => !keptKeys.has(keyOf(s))).map((s) => this.listen(s)));
-    for (const l of this.listeners) if (!wanted.has(keyOf(l.spec))) l.server.close();
-    this.listeners = [...kept, ...added];
+    const plan = planListeners(
+      this.listeners.map((l) => l.spec),
+      next.listen,
+    );
+    const added = await Promise.all(plan.added.map((s) => this.listen(s)));
+    for (const i of plan.dropped) this.listeners[i]!.server.close();
+    this.listeners = [...plan.kept.map((i) => this.listeners[i]!), ...added];
     this.options = next;
     this.admission.setLimits(next.limits);
     this.headers = new ProxyHeaderCache(next.origin ? [originTlv(next.origin)] : []);
@@ -270,10 +315,7 @@ export class BalancerEngine {
           resolve({ spec, server, local });
         });
       });
-    return attempt(spec.host).catch((error: NodeJS.ErrnoException) => {
-      if (spec.host === '::' && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) return attempt('0.0.0.0');
-      throw new BalancerError('LISTEN_FAILED', `cannot listen on ${spec.host}:${spec.port}: ${error.message}`);
-    });
+    return listenWithFallback(spec, attempt);
   }
 
   private handle(client: net.Socket, local: LocalAddress): void {

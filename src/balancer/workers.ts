@@ -17,7 +17,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { BackendSpec, BackendView } from './backend-set.js';
-import { BalancerEngine, BalancerError, emptyStats, type BalancerOptions, type BalancerStats, type BoundAddress } from './engine.js';
+import { createEngine } from './data-path.js';
+import { BalancerError, emptyStats, type BalancerOptions, type BalancerStats, type BoundAddress, type Engine } from './engine.js';
 
 type ToWorker =
   | { t: 'lnb:start'; options: BalancerOptions; backends: BackendSpec[]; drained: string[] }
@@ -86,7 +87,9 @@ export class WorkerPool {
   private readonly statsTimer: NodeJS.Timeout;
 
   constructor(options: BalancerOptions, backends: readonly BackendSpec[]) {
-    this.options = options;
+    // The native data path binds in each worker with SO_REUSEPORT (node:cluster only shares the
+    // sockets of net.Server); the kernel then spreads new connections over the workers.
+    this.options = options.dataPath === 'native' ? { ...options, reusePort: true } : options;
     this.backends = [...backends];
     this.statsTimer = setInterval(() => void this.refreshStats().catch(() => undefined), 1_000);
     this.statsTimer.unref();
@@ -96,7 +99,16 @@ export class WorkerPool {
     if (!cluster.isPrimary) throw new BalancerError('WORKER_FAILED', 'worker mode must be started from a primary process');
     if (this.options.clusterScheduling === 'kernel') cluster.schedulingPolicy = cluster.SCHED_NONE;
     else cluster.schedulingPolicy = cluster.SCHED_RR;
-    const started = await Promise.allSettled(Array.from({ length: this.options.workers }, () => this.fork()));
+    const started: PromiseSettledResult<void>[] = [];
+    let remaining = this.options.workers;
+    if (this.options.reusePort && this.options.listen.some((l) => l.port === 0)) {
+      // Port 0 picks a random port per socket: the first worker picks, the others join its ports.
+      const [first] = await Promise.allSettled([this.fork()]);
+      started.push(first!);
+      remaining--;
+      if (first!.status === 'fulfilled') this.options = { ...this.options, listen: this.options.listen.map((l, i) => ({ host: l.host, port: this.bound[i]?.port ?? l.port })) };
+    }
+    started.push(...(await Promise.allSettled(Array.from({ length: remaining }, () => this.fork()))));
     const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
       await this.close(0);
@@ -121,7 +133,9 @@ export class WorkerPool {
     return this.backends.some((b) => b.id === id);
   }
 
-  async reload(options: BalancerOptions): Promise<BoundAddress[]> {
+  async reload(input: BalancerOptions): Promise<BoundAddress[]> {
+    const options = this.options.reusePort ? { ...input, reusePort: true, dataPath: this.options.dataPath } : input;
+    if (options.reusePort && options.listen.some((l) => l.port === 0)) throw new BalancerError('LISTEN_FAILED', 'port 0 cannot be added by a reload when several workers bind the port themselves (native data path)');
     this.options = options;
     const replies = await Promise.all([...this.workers].map((w) => this.request<{ addresses: BoundAddress[]; error?: string }>(w, 'lnb:reloaded', (req) => ({ t: 'lnb:reload', req, options }))));
     const error = replies.find((r) => r.error);
@@ -228,7 +242,7 @@ export class WorkerPool {
 
 /** Worker side: runs one engine and answers the primary. Called by builtin-worker.ts. */
 export function runBalancerWorker(): void {
-  let engine: BalancerEngine | null = null;
+  let engine: Engine | null = null;
   const reply = (message: FromWorker): void => {
     if (process.connected) process.send?.(message);
   };
@@ -238,7 +252,7 @@ export function runBalancerWorker(): void {
     const message = raw as ToWorker;
     switch (message.t) {
       case 'lnb:start': {
-        engine = new BalancerEngine(message.options, message.backends);
+        engine = createEngine(message.options, message.backends).engine;
         for (const id of message.drained) engine.drain(id, true);
         engine.start().then(
           (addresses) => {

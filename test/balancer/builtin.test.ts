@@ -5,6 +5,9 @@ import { BuiltinBalancer, type BalancerOptionsInput } from '../../src/balancer/b
 import type { BackendSpec } from '../../src/balancer/backend-set.js';
 import { echoOnce, freePort, outcome, startEchoBackend, until, type EchoBackend } from './helpers.js';
 
+/** Every behaviour is checked on both data paths: net.Socket and the native relay. */
+const DATA_PATHS = ['node', 'native'] as const;
+
 const generousLimits = { maxConnectionsPerSource: 10_000, newConnectionsPerSecondPerSource: 10_000, newConnectionsBurstPerSource: 10_000 };
 
 async function setup(
@@ -23,207 +26,210 @@ async function setup(
   return { fronts, balancer, port: bound!.port, specs };
 }
 
-test('200 connections spread over 3 fronts within 20% of even; each front sees the PROXY v2 header', async (t) => {
-  const { fronts, port, balancer } = await setup(t, 3);
-  for (let batch = 0; batch < 20; batch++) {
-    await Promise.all(Array.from({ length: 10 }, (_, i) => echoOnce(port, `hello ${batch}-${i}`)));
-  }
-  const counts = fronts.map((f) => f.accepted.length);
-  t.is(counts.reduce((a, b) => a + b, 0), 200);
-  for (const c of counts) t.true(Math.abs(c - 200 / 3) <= (200 / 3) * 0.2, `uneven spread ${counts.join('/')}`);
-  const conn = fronts[0]!.accepted[0]!;
-  t.true(conn.viaProxy);
-  t.is(conn.remoteAddress, '127.0.0.1');
-  t.is(conn.localPort, port);
-  const stats = balancer.stats();
-  t.is(stats.forwardedTotal, 200);
-  t.is(stats.refused.noBackend, 0);
-});
-
-test('with one front holding long-lived connections, new ones go to the others', async (t) => {
-  const { fronts, port, balancer } = await setup(t, 3);
-  // 6 long-lived connections spread 2/2/2; then those on two fronts end, leaving one front busy.
-  const held: net.Socket[] = [];
-  for (let i = 0; i < 6; i++) held.push((await echoOnce(port, 'long', { keepOpen: true })).socket);
-  t.deepEqual(fronts.map((f) => f.open.size), [2, 2, 2]);
-  const busiest = fronts[0]!;
-  for (const f of fronts) if (f !== busiest) for (const s of f.open) s.destroy();
-  await until(
-    () => balancer.stats().backends.every((b) => b.id === busiest.id || b.activeConnections === 0),
-    5_000,
-    'others idle',
-  );
-  const before = fronts.map((f) => f.accepted.length);
-  for (let i = 0; i < 10; i++) await echoOnce(port, `short ${i}`);
-  const after = fronts.map((f, i) => f.accepted.length - before[i]!);
-  t.is(after[fronts.indexOf(busiest)], 0, `the busy front got new connections: ${after.join('/')}`);
-  for (const s of held) s.destroy();
-});
-
-test('a killed front costs no client: connects retry on another front', async (t) => {
-  const { fronts, port, balancer } = await setup(t, 3);
-  await fronts[1]!.close(); // nothing listens on its port any more: ECONNREFUSED
-  const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => echoOnce(port, `still here ${i}`)));
-  t.is(replies.length, 30);
-  t.is(fronts[1]!.accepted.length, 0);
-  const stats = balancer.stats();
-  t.true(stats.connectFailures >= 1);
-  t.is(stats.retries, stats.connectFailures);
-  t.is(stats.refused.noBackend, 0);
-  t.is(stats.backends.find((b) => b.id === 'front2')?.state, 'down');
-});
-
-test('draining: no new connections to the drained front, its existing ones keep working', async (t) => {
-  const { fronts, port, balancer } = await setup(t, 2);
-  const existing: net.Socket[] = [];
-  for (let i = 0; i < 4; i++) existing.push((await echoOnce(port, 'before', { keepOpen: true })).socket);
-  const front1Before = fronts[0]!.accepted.length;
-  t.true(front1Before > 0);
-  t.true(balancer.drain('front1'));
-  for (let i = 0; i < 10; i++) await echoOnce(port, `after ${i}`);
-  t.is(fronts[0]!.accepted.length, front1Before);
-  // The connections opened before the drain still echo.
-  for (const s of existing) {
-    s.write('still');
-    const [d] = (await once(s, 'data')) as [Buffer];
-    t.is(d.toString(), 'still');
-    s.destroy();
-  }
-  t.is(balancer.stats().backends.find((b) => b.id === 'front1')?.state, 'draining');
-  balancer.drain('front1', false);
-  await Promise.all(Array.from({ length: 6 }, (_, i) => echoOnce(port, `undrained ${i}`)));
-  t.true(fronts[0]!.accepted.length > front1Before);
-});
-
-test('source limits refuse the excess from one address and nothing from another', async (t) => {
-  const { port, balancer } = await setup(t, 1, {
-    limits: { maxConnectionsPerSource: 3, newConnectionsPerSecondPerSource: 0.001, newConnectionsBurstPerSource: 4 },
+for (const dataPath of DATA_PATHS) {
+  test(`${dataPath}: 200 connections spread over 3 fronts within 20% of even; each front sees the PROXY v2 header`, async (t) => {
+    const { fronts, port, balancer } = await setup(t, 3, { dataPath });
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => echoOnce(port, `hello ${batch}-${i}`)));
+    }
+    const counts = fronts.map((f) => f.accepted.length);
+    t.is(counts.reduce((a, b) => a + b, 0), 200);
+    for (const c of counts) t.true(Math.abs(c - 200 / 3) <= (200 / 3) * 0.2, `uneven spread ${counts.join('/')}`);
+    const conn = fronts[0]!.accepted[0]!;
+    t.true(conn.viaProxy);
+    t.is(conn.remoteAddress, '127.0.0.1');
+    t.is(conn.localPort, port);
+    const stats = balancer.stats();
+    t.is(stats.forwardedTotal, 200);
+    t.is(stats.refused.noBackend, 0);
   });
-  // Concurrent cap: 3 open from 127.0.0.2, the 4th is closed at once.
-  const open: net.Socket[] = [];
-  for (let i = 0; i < 3; i++) open.push((await echoOnce(port, 'x', { localAddress: '127.0.0.2', keepOpen: true })).socket);
-  const fourth = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
-  fourth.write('y');
-  t.is(await outcome(fourth), 'closed');
-  // Another source is not affected.
-  t.is((await echoOnce(port, 'other', { localAddress: '127.0.0.3' })).reply, 'other');
-  for (const s of open) s.destroy();
-  await until(() => balancer.stats().activeConnections === 0, 5_000, 'connections released');
-  // Rate: the bucket held 4; 3 are spent (the refused 4th took none), so one more, then refusals.
-  t.is((await echoOnce(port, 'five', { localAddress: '127.0.0.2' })).reply, 'five');
-  for (let i = 0; i < 2; i++) {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
-    s.write('z');
-    t.is(await outcome(s), 'closed');
-  }
-  t.is((await echoOnce(port, 'still fine', { localAddress: '127.0.0.3' })).reply, 'still fine');
-  const { refused } = balancer.stats();
-  t.is(refused.sourceConnections, 1);
-  t.is(refused.sourceRate, 2);
-  t.is(refused.globalCap, 0);
-});
 
-test('global cap refuses connections beyond it', async (t) => {
-  const { port, balancer } = await setup(t, 1, { limits: { maxConnections: 2 } });
-  const a = (await echoOnce(port, 'a', { keepOpen: true })).socket;
-  const b = (await echoOnce(port, 'b', { keepOpen: true, localAddress: '127.0.0.2' })).socket;
-  const c = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.3' });
-  c.write('c');
-  t.is(await outcome(c), 'closed');
-  t.is(balancer.stats().refused.globalCap, 1);
-  a.destroy();
-  b.destroy();
-});
+  test(`${dataPath}: with one front holding long-lived connections, new ones go to the others`, async (t) => {
+    const { fronts, port, balancer } = await setup(t, 3, { dataPath });
+    // 6 long-lived connections spread 2/2/2; then those on two fronts end, leaving one front busy.
+    const held: net.Socket[] = [];
+    for (let i = 0; i < 6; i++) held.push((await echoOnce(port, 'long', { keepOpen: true })).socket);
+    t.deepEqual(fronts.map((f) => f.open.size), [2, 2, 2]);
+    const busiest = fronts[0]!;
+    for (const f of fronts) if (f !== busiest) for (const s of f.open) s.destroy();
+    await until(
+      () => balancer.stats().backends.every((b) => b.id === busiest.id || b.activeConnections === 0),
+      5_000,
+      'others idle',
+    );
+    const before = fronts.map((f) => f.accepted.length);
+    for (let i = 0; i < 10; i++) await echoOnce(port, `short ${i}`);
+    const after = fronts.map((f, i) => f.accepted.length - before[i]!);
+    t.is(after[fronts.indexOf(busiest)], 0, `the busy front got new connections: ${after.join('/')}`);
+    for (const s of held) s.destroy();
+  });
 
-test('a client that never sends a byte is closed after the idle timeout; one that does is not', async (t) => {
-  const { port, balancer } = await setup(t, 1, { idleTimeoutMs: 1_000 });
-  const silent = net.connect({ port, host: '127.0.0.1' });
-  const silentOutcome = outcome(silent, 5_000);
-  const talker = (await echoOnce(port, 'hi', { keepOpen: true })).socket;
-  t.is(await silentOutcome, 'closed');
-  t.is(balancer.stats().idleTimeouts, 1);
-  await new Promise((r) => setTimeout(r, 1_100));
-  t.false(talker.destroyed);
-  talker.write('again');
-  const [d] = (await once(talker, 'data')) as [Buffer];
-  t.is(d.toString(), 'again');
-  talker.destroy();
-});
+  test(`${dataPath}: a killed front costs no client: connects retry on another front`, async (t) => {
+    const { fronts, port, balancer } = await setup(t, 3, { dataPath });
+    await fronts[1]!.close(); // nothing listens on its port any more: ECONNREFUSED
+    const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => echoOnce(port, `still here ${i}`)));
+    t.is(replies.length, 30);
+    t.is(fronts[1]!.accepted.length, 0);
+    const stats = balancer.stats();
+    t.true(stats.connectFailures >= 1);
+    t.is(stats.retries, stats.connectFailures);
+    t.is(stats.refused.noBackend, 0);
+    t.is(stats.backends.find((b) => b.id === 'front2')?.state, 'down');
+  });
 
-test('half-close: the client ends its side and still reads the whole reply', async (t) => {
-  // A front that reads until EOF, then answers with the byte count and closes.
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    let header = true;
-    let n = 0;
-    socket.on('data', (d: Buffer) => {
-      if (header) {
-        header = false;
-        n += d.length - (16 + 12); // the balancer's TCP4 header
-      } else n += d.length;
+  test(`${dataPath}: draining: no new connections to the drained front, its existing ones keep working`, async (t) => {
+    const { fronts, port, balancer } = await setup(t, 2, { dataPath });
+    const existing: net.Socket[] = [];
+    for (let i = 0; i < 4; i++) existing.push((await echoOnce(port, 'before', { keepOpen: true })).socket);
+    const front1Before = fronts[0]!.accepted.length;
+    t.true(front1Before > 0);
+    t.true(balancer.drain('front1'));
+    for (let i = 0; i < 10; i++) await echoOnce(port, `after ${i}`);
+    t.is(fronts[0]!.accepted.length, front1Before);
+    // The connections opened before the drain still echo.
+    for (const s of existing) {
+      s.write('still');
+      const [d] = (await once(s, 'data')) as [Buffer];
+      t.is(d.toString(), 'still');
+      s.destroy();
+    }
+    t.is(balancer.stats().backends.find((b) => b.id === 'front1')?.state, 'draining');
+    balancer.drain('front1', false);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => echoOnce(port, `undrained ${i}`)));
+    t.true(fronts[0]!.accepted.length > front1Before);
+  });
+
+  test(`${dataPath}: source limits refuse the excess from one address and nothing from another`, async (t) => {
+    const { port, balancer } = await setup(t, 1, {
+      dataPath,
+      limits: { maxConnectionsPerSource: 3, newConnectionsPerSecondPerSource: 0.001, newConnectionsBurstPerSource: 4 },
     });
-    socket.on('end', () => {
-      setTimeout(() => socket.end(`got ${n}`), 50);
+    // Concurrent cap: 3 open from 127.0.0.2, the 4th is closed at once.
+    const open: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) open.push((await echoOnce(port, 'x', { localAddress: '127.0.0.2', keepOpen: true })).socket);
+    const fourth = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    fourth.write('y');
+    t.is(await outcome(fourth), 'closed');
+    // Another source is not affected.
+    t.is((await echoOnce(port, 'other', { localAddress: '127.0.0.3' })).reply, 'other');
+    for (const s of open) s.destroy();
+    await until(() => balancer.stats().activeConnections === 0, 5_000, 'connections released');
+    // Rate: the bucket held 4; 3 are spent (the refused 4th took none), so one more, then refusals.
+    t.is((await echoOnce(port, 'five', { localAddress: '127.0.0.2' })).reply, 'five');
+    for (let i = 0; i < 2; i++) {
+      const s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      s.write('z');
+      t.is(await outcome(s), 'closed');
+    }
+    t.is((await echoOnce(port, 'still fine', { localAddress: '127.0.0.3' })).reply, 'still fine');
+    const { refused } = balancer.stats();
+    t.is(refused.sourceConnections, 1);
+    t.is(refused.sourceRate, 2);
+    t.is(refused.globalCap, 0);
+  });
+
+  test(`${dataPath}: global cap refuses connections beyond it`, async (t) => {
+    const { port, balancer } = await setup(t, 1, { dataPath, limits: { maxConnections: 2 } });
+    const a = (await echoOnce(port, 'a', { keepOpen: true })).socket;
+    const b = (await echoOnce(port, 'b', { keepOpen: true, localAddress: '127.0.0.2' })).socket;
+    const c = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.3' });
+    c.write('c');
+    t.is(await outcome(c), 'closed');
+    t.is(balancer.stats().refused.globalCap, 1);
+    a.destroy();
+    b.destroy();
+  });
+
+  test(`${dataPath}: a client that never sends a byte is closed after the idle timeout; one that does is not`, async (t) => {
+    const { port, balancer } = await setup(t, 1, { dataPath, idleTimeoutMs: 1_000 });
+    const silent = net.connect({ port, host: '127.0.0.1' });
+    const silentOutcome = outcome(silent, 5_000);
+    const talker = (await echoOnce(port, 'hi', { keepOpen: true })).socket;
+    t.is(await silentOutcome, 'closed');
+    t.is(balancer.stats().idleTimeouts, 1);
+    await new Promise((r) => setTimeout(r, 1_100));
+    t.false(talker.destroyed);
+    talker.write('again');
+    const [d] = (await once(talker, 'data')) as [Buffer];
+    t.is(d.toString(), 'again');
+    talker.destroy();
+  });
+
+  test(`${dataPath}: half-close: the client ends its side and still reads the whole reply`, async (t) => {
+    // A front that reads until EOF, then answers with the byte count and closes.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      let header = true;
+      let n = 0;
+      socket.on('data', (d: Buffer) => {
+        if (header) {
+          header = false;
+          n += d.length - (16 + 12); // the balancer's TCP4 header
+        } else n += d.length;
+      });
+      socket.on('end', () => {
+        setTimeout(() => socket.end(`got ${n}`), 50);
+      });
     });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const balancer = new BuiltinBalancer({ listen: [{ host: '127.0.0.1', port: 0 }], dataPath }, [
+      { id: 'f', host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
+    ]);
+    const [bound] = await balancer.start();
+    t.teardown(async () => {
+      await balancer.close();
+      server.close();
+    });
+    const client = net.connect({ port: bound!.port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(client, 'connect');
+    const payload = Buffer.alloc(1 << 20, 7);
+    client.end(payload);
+    let reply = '';
+    client.on('data', (d: Buffer) => (reply += d.toString()));
+    await once(client, 'end');
+    t.is(reply, `got ${payload.length}`);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const balancer = new BuiltinBalancer({ listen: [{ host: '127.0.0.1', port: 0 }] }, [
-    { id: 'f', host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
-  ]);
-  const [bound] = await balancer.start();
-  t.teardown(async () => {
-    await balancer.close();
-    server.close();
+
+  test(`${dataPath}: IPv6: listens on ::1 and sends a tcp6 header`, async (t) => {
+    const { fronts, balancer } = await setup(t, 1, { dataPath });
+    await balancer.reload({ listen: [{ host: '127.0.0.1', port: 0 }, { host: '::1', port: 0 }] });
+    const v6 = balancer.addresses().find((a) => a.family === 'IPv6');
+    t.truthy(v6);
+    t.is((await echoOnce(v6!.port, 'six', { host: '::1' })).reply, 'six');
+    const conn = fronts[0]!.accepted.at(-1)!;
+    t.is(conn.remoteAddress, '::1');
+    t.is(conn.header?.address?.family, 'tcp6');
   });
-  const client = net.connect({ port: bound!.port, host: '127.0.0.1', allowHalfOpen: true });
-  await once(client, 'connect');
-  const payload = Buffer.alloc(1 << 20, 7);
-  client.end(payload);
-  let reply = '';
-  client.on('data', (d: Buffer) => (reply += d.toString()));
-  await once(client, 'end');
-  t.is(reply, `got ${payload.length}`);
-});
 
-test('IPv6: listens on ::1 and sends a tcp6 header', async (t) => {
-  const { fronts, balancer } = await setup(t, 1);
-  await balancer.reload({ listen: [{ host: '127.0.0.1', port: 0 }, { host: '::1', port: 0 }] });
-  const v6 = balancer.addresses().find((a) => a.family === 'IPv6');
-  t.truthy(v6);
-  t.is((await echoOnce(v6!.port, 'six', { host: '::1' })).reply, 'six');
-  const conn = fronts[0]!.accepted.at(-1)!;
-  t.is(conn.remoteAddress, '::1');
-  t.is(conn.header?.address?.family, 'tcp6');
-});
+  test(`${dataPath}: reload changes the listener without dropping open connections; membership updates keep counters`, async (t) => {
+    const { port, balancer, specs, fronts } = await setup(t, 2, { dataPath });
+    const open = (await echoOnce(port, 'a', { keepOpen: true })).socket;
+    const [moved] = await balancer.reload({ listen: [{ host: '127.0.0.1', port: await freePort() }], origin: 'clearnet' });
+    t.not(moved!.port, port);
+    open.write('still');
+    t.is(((await once(open, 'data')) as [Buffer])[0].toString(), 'still');
+    t.is((await echoOnce(moved!.port, 'new')).reply, 'new');
+    t.is(fronts.flatMap((f) => f.accepted).at(-1)?.origin, 'clearnet');
+    const activeBefore = balancer.stats().backends.reduce((a, b) => a + b.activeConnections, 0);
+    balancer.updateBackends([...specs]);
+    t.is(balancer.stats().backends.reduce((a, b) => a + b.activeConnections, 0), activeBefore);
+    balancer.updateBackends([specs[1]!]);
+    t.deepEqual(balancer.stats().backends.map((b) => b.id), ['front2']);
+    open.destroy();
+  });
 
-test('reload changes the listener without dropping open connections; membership updates keep counters', async (t) => {
-  const { port, balancer, specs, fronts } = await setup(t, 2);
-  const open = (await echoOnce(port, 'a', { keepOpen: true })).socket;
-  const [moved] = await balancer.reload({ listen: [{ host: '127.0.0.1', port: await freePort() }], origin: 'clearnet' });
-  t.not(moved!.port, port);
-  open.write('still');
-  t.is(((await once(open, 'data')) as [Buffer])[0].toString(), 'still');
-  t.is((await echoOnce(moved!.port, 'new')).reply, 'new');
-  t.is(fronts.flatMap((f) => f.accepted).at(-1)?.origin, 'clearnet');
-  const activeBefore = balancer.stats().backends.reduce((a, b) => a + b.activeConnections, 0);
-  balancer.updateBackends([...specs]);
-  t.is(balancer.stats().backends.reduce((a, b) => a + b.activeConnections, 0), activeBefore);
-  balancer.updateBackends([specs[1]!]);
-  t.deepEqual(balancer.stats().backends.map((b) => b.id), ['front2']);
-  open.destroy();
-});
-
-test('two workers share the port (node:cluster) and forward with the header', async (t) => {
-  const { fronts, balancer, port } = await setup(t, 2, { workers: 2 });
-  const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => echoOnce(port, `w${i}`)));
-  t.is(replies.length, 20);
-  t.is(fronts[0]!.accepted.length + fronts[1]!.accepted.length, 20);
-  balancer.drain('front1');
-  // The drain reaches the workers over IPC: give it a round trip via a stats request.
-  await balancer.refreshStats();
-  const before = fronts[0]!.accepted.length;
-  await Promise.all(Array.from({ length: 10 }, (_, i) => echoOnce(port, `d${i}`)));
-  t.is(fronts[0]!.accepted.length, before);
-  const stats = await balancer.refreshStats();
-  t.is(stats.forwardedTotal, 30);
-});
+  test(`${dataPath}: two workers share the port and forward with the header`, async (t) => {
+    const { fronts, balancer, port } = await setup(t, 2, { dataPath, workers: 2 });
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => echoOnce(port, `w${i}`)));
+    t.is(replies.length, 20);
+    t.is(fronts[0]!.accepted.length + fronts[1]!.accepted.length, 20);
+    balancer.drain('front1');
+    // The drain reaches the workers over IPC: give it a round trip via a stats request.
+    await balancer.refreshStats();
+    const before = fronts[0]!.accepted.length;
+    await Promise.all(Array.from({ length: 10 }, (_, i) => echoOnce(port, `d${i}`)));
+    t.is(fronts[0]!.accepted.length, before);
+    const stats = await balancer.refreshStats();
+    t.is(stats.forwardedTotal, 30);
+  });
+}
