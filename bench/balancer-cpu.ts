@@ -1,5 +1,5 @@
-// CPU cost of one short connection through the built-in balancer (one process) and through
-// HAProxy (one thread), from the processes' own CPU time (/proc, Linux only). Unlike conn/s, this
+// CPU cost of one short connection through the built-in balancer (one process; native and
+// net.Socket data paths) and through HAProxy (one thread), from the processes' own CPU time (/proc, Linux only). Unlike conn/s, this
 // barely moves when other work shares the machine, so it compares two builds of the balancer.
 //   node dist/bench/balancer-cpu.js [rounds=3] [seconds=3]
 import { once } from 'node:events';
@@ -43,8 +43,12 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const backends = await child('./balancer-backend.js', ['2']);
 const specs = (backends.message.ports as number[]).map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));
-const proxy = await child('./balancer-proxy.js', ['1', JSON.stringify(specs)]);
-const targets: { name: string; port: number; pid: number }[] = [{ name: 'builtin-1w', port: proxy.message.port as number, pid: proxy.proc.pid! }];
+const proxy = await child('./balancer-proxy.js', ['1', JSON.stringify(specs), 'native']);
+const nodeProxy = await child('./balancer-proxy.js', ['1', JSON.stringify(specs), 'node']);
+const targets: { name: string; port: number; pid: number }[] = [
+  { name: 'builtin-1w', port: proxy.message.port as number, pid: proxy.proc.pid! },
+  { name: 'builtin-node-1w', port: nodeProxy.message.port as number, pid: nodeProxy.proc.pid! },
+];
 let haproxy: HaproxyDataPlane | null = null;
 if (await findHaproxyBinary()) {
   const server = net.createServer().listen(0, '127.0.0.1');
@@ -71,7 +75,7 @@ try {
   }
 } finally {
   await haproxy?.stop();
-  for (const p of [proxy.proc, backends.proc]) {
+  for (const p of [proxy.proc, nodeProxy.proc, backends.proc]) {
     const exited = once(p, 'exit');
     p.disconnect();
     await exited;

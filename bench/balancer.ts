@@ -1,5 +1,6 @@
-// Balancer benchmark: the same backends reached directly, through the built-in balancer (1 and 2
-// worker processes) and through HAProxy (one thread), side by side in one run.
+// Balancer benchmark: the same backends reached directly, through the built-in balancer (its native
+// data path with 1 and 2 worker processes, and its net.Socket data path with 1) and through HAProxy
+// (one thread), side by side in one run.
 //   bulk      MB/s of 4 parallel uploads of 32 MiB each
 //   conn/s    connect, 1-byte request, 1-byte answer, close; 16 in parallel for 1 s
 //   latency   64-byte ping-pong on one connection, p50/p99; "added" = minus the direct figure
@@ -145,7 +146,13 @@ const WARMUP_ROUNDS = 4;
  * them, and whichever target came later would pay for the others' rounds.
  */
 const BACKEND_PORTS_PER_TARGET = 2;
-const TARGETS = ['direct', 'builtin-1w', 'builtin-2w', 'haproxy'] as const;
+const TARGETS = ['direct', 'builtin-1w', 'builtin-2w', 'builtin-node-1w', 'haproxy'] as const;
+/** Built-in targets: workers and data path. */
+const BUILTIN = [
+  { name: 'builtin-1w', workers: 1, dataPath: 'native' },
+  { name: 'builtin-2w', workers: 2, dataPath: 'native' },
+  { name: 'builtin-node-1w', workers: 1, dataPath: 'node' },
+] as const;
 
 export async function benchBalancer(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
@@ -160,10 +167,10 @@ export async function benchBalancer(): Promise<BenchResult[]> {
   let haproxyPlane: HaproxyDataPlane | null = null;
   const measured = new Map<string, Measured>();
   try {
-    for (const workers of [1, 2] as const) {
-      const proxy = await child('./balancer-proxy.js', [String(workers), JSON.stringify(specsFor(`builtin-${workers}w`))]);
+    for (const b of BUILTIN) {
+      const proxy = await child('./balancer-proxy.js', [String(b.workers), JSON.stringify(specsFor(b.name)), b.dataPath]);
       proxies.push(proxy.proc);
-      targets.set(`builtin-${workers}w`, proxy.message.port as number);
+      targets.set(b.name, proxy.message.port as number);
     }
     if (await findHaproxyBinary()) {
       const port = await freePort();

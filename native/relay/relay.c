@@ -62,8 +62,6 @@ struct conn {
   uint64_t connect_deadline;  // 0 when not connecting
   struct sockaddr_in6 src, dst;  // IPv4 stored IPv4-mapped
   int addresses_known;
-  char* early;       // client bytes read while connecting (a pool buffer)
-  size_t early_len;
 };
 
 typedef struct listener {
@@ -169,7 +167,6 @@ static napi_value num(napi_env env, double v) {
 
 static void conn_free(conn_t* c) {
   relay_t* r = c->relay;
-  pool_put(r, c->early);
   release_held(r, &c->client);
   r->conns[c->id] = NULL;
   r->free_ids[r->free_count++] = c->id;
@@ -339,13 +336,15 @@ static void on_shutdown(uv_shutdown_t* req, int status) {
 }
 
 /**
- * Passes an end of stream on to `to`. When `to` has already sent its own end, has nothing left to
- * write, and everything it sent has been delivered, closing both sockets sends the same FIN a
- * shutdown would, without the shutdown's system call and callback.
+ * Passes an end of stream on to `to`. When `to` has already sent its own end and every byte for
+ * either socket has been handed to the kernel (the shutdown of `from` may still be queued), closing
+ * both sockets sends the FINs the shutdowns would, without their system calls and callbacks: the
+ * common case when a short connection ends from both sides. Nothing is unread on either socket (both
+ * sent their end), so the close cannot turn into a reset.
  */
 static void finish_writing(conn_t* c, side_t* to) {
   side_t* from = other_side(to);
-  if (to->read_eof && !to->write_pending && from && from->shut_done) {
+  if (to->read_eof && !to->write_pending && from && from->shut_started && !from->write_pending) {
     conn_close(c);
     return;
   }
@@ -368,7 +367,6 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     }
     s->read_eof = 1;
     s->reading = 0;
-    if (!c->connected) return;  // the client's end goes out after the header (upstream_connected)
     side_t* to = other_side(s);
     if (to) finish_writing(c, to);
     return;
@@ -378,14 +376,6 @@ static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     c->idle_deadline = 0;
   } else {
     r->bytes_to_clients += (double)nread;
-  }
-  if (!c->connected) {
-    // Only the client reads before the upstream is connected: keep its first bytes to send with
-    // the header in one write, and wait (TCP holds the rest).
-    c->early = buf->base;
-    c->early_len = (size_t)nread;
-    stop_reading(s);
-    return;
   }
   forward(c, s, other_side(s), buf->base, (size_t)nread, 0);
 }
@@ -479,13 +469,35 @@ static void upstream_connected(conn_t* c) {
   napi_close_handle_scope(r->env, scope);
   if (c->closing) return;
   uv_tcp_nodelay(&u->tcp, 1);
-  // Header and whatever the client sent meanwhile leave in one write: one system call, one segment.
+  // The client is read for the first time only now: whatever it sent while we connected (a BOLT 8
+  // act one, usually) leaves together with the header in one write, and its socket enters epoll
+  // once instead of being added, paused and modified around the connect.
+  char* early = NULL;
+  size_t early_len = 0;
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t*)&c->client.tcp, &fd) == 0) {
+    early = pool_get(r);
+    ssize_t n = early ? recv(fd, early, BUFFER_SIZE, 0) : -1;
+    if (!early) {
+      // No buffer: the bytes stay in the socket for the first read.
+    } else if (n > 0) {
+      early_len = (size_t)n;
+      c->idle_deadline = 0;
+      r->bytes_from_clients += (double)n;
+    } else {
+      int e = n < 0 ? errno : 0;
+      pool_put(r, early);
+      early = NULL;
+      if (n == 0) {
+        c->client.read_eof = 1;
+      } else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR) {
+        conn_close(c);
+        return;
+      }
+    }
+  }
   uint8_t header[HEADER_FIXED + 36 + MAX_TLV_BYTES];
   size_t header_len = r->proxy_protocol ? build_header(c, header) : 0;
-  char* early = c->early;
-  size_t early_len = c->early_len;
-  c->early = NULL;
-  c->early_len = 0;
   size_t total = header_len + early_len;
   if (total > 0) {
     uv_buf_t parts[2] = {uv_buf_init((char*)header, (unsigned)header_len), uv_buf_init(early, (unsigned)early_len)};
@@ -514,7 +526,6 @@ static void upstream_connected(conn_t* c) {
       pool_put(r, early);
     }
   }
-  start_reading(u);
   if (c->client.read_eof) finish_writing(c, u);
   else if (!u->write_pending) start_reading(&c->client);
 }
@@ -556,6 +567,9 @@ static void start_connect(conn_t* c, int slot) {
     connect_failed(c);
     return;
   }
+  // Reading is asked for with the connect, so the socket enters epoll once for both events (libuv
+  // runs the connect callback before any read; a read asked for after the connect would add it again).
+  start_reading(u);
   c->connect_deadline = uv_now(r->loop) + r->connect_ms;
   arm_timer(c);
 }
@@ -641,7 +655,6 @@ static void on_connection(uv_stream_t* server, int status) {
   r->open_connections++;
   uv_tcp_nodelay(&c->client.tcp, 1);
   c->idle_deadline = r->idle_ms ? uv_now(r->loop) + r->idle_ms : 0;
-  start_reading(&c->client);
   start_connect(c, slot);
 }
 
