@@ -1,5 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { BuiltinBalancer, type BalancerOptionsInput } from '../../src/balancer/builtin.js';
 import type { BackendSpec } from '../../src/balancer/backend-set.js';
@@ -24,6 +26,32 @@ async function setup(
     await Promise.all(fronts.map((f) => f.close()));
   });
   return { fronts, balancer, port: bound!.port, specs };
+}
+
+/**
+ * A front whose process is stopped (SIGSTOP) after its accept queue (backlog 1) was filled: the
+ * kernel then drops new SYNs, so a connect to it neither succeeds nor fails until it times out.
+ */
+async function startStoppedFront(): Promise<{ port: number; close: () => void }> {
+  const script = "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>process.send(s.address().port));s.on('connection',()=>{})";
+  const proc = fork('-e', [script], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const [port] = (await once(proc, 'message')) as [number];
+  proc.kill('SIGSTOP');
+  // Fill the accept queue: these complete in the kernel and are never accepted.
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const f = net.connect({ port, host: '127.0.0.1' });
+    f.on('error', () => undefined);
+    fillers.push(f);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    port,
+    close: () => {
+      for (const f of fillers) f.destroy();
+      proc.kill('SIGKILL');
+    },
+  };
 }
 
 for (const dataPath of DATA_PATHS) {
@@ -216,6 +244,68 @@ for (const dataPath of DATA_PATHS) {
     balancer.updateBackends([specs[1]!]);
     t.deepEqual(balancer.stats().backends.map((b) => b.id), ['front2']);
     open.destroy();
+  });
+
+  test(`${dataPath}: 16 MiB echoed through a client that stops reading for a while arrive intact (backpressure both ways)`, async (t) => {
+    const { port, balancer } = await setup(t, 1, { dataPath });
+    const payload = randomBytes(16 * 1024 * 1024);
+    const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    client.on('error', () => undefined);
+    await once(client, 'connect');
+    const received: Buffer[] = [];
+    let length = 0;
+    client.on('data', (d: Buffer) => {
+      received.push(d);
+      length += d.length;
+      // Stop reading once, mid-stream: the front's echo, then the client's upload, must wait.
+      if (length > 4 * 1024 * 1024 && received.length > 0 && !paused.done) {
+        paused.done = true;
+        client.pause();
+        setTimeout(() => client.resume(), 500);
+      }
+    });
+    const paused = { done: false };
+    const ended = once(client, 'end');
+    client.end(payload);
+    await ended;
+    t.true(paused.done);
+    t.is(length, payload.length);
+    t.true(Buffer.concat(received).equals(payload), 'echoed bytes differ');
+    client.destroy();
+    await until(() => balancer.stats().activeConnections === 0, 5_000, 'connection released');
+    t.true(balancer.stats().bytesFromClients >= payload.length);
+  });
+
+  test(`${dataPath}: 1,100 connections open at once all forward, and all are released when they close`, async (t) => {
+    const { port, balancer, fronts } = await setup(t, 2, { dataPath });
+    const sockets: net.Socket[] = [];
+    for (let batch = 0; batch < 11; batch++) {
+      const opened = await Promise.all(Array.from({ length: 100 }, (_, i) => echoOnce(port, `c${batch}-${i}`, { keepOpen: true })));
+      sockets.push(...opened.map((o) => o.socket));
+    }
+    t.is(sockets.length, 1_100);
+    t.is(balancer.stats().activeConnections, 1_100);
+    t.is(fronts[0]!.open.size + fronts[1]!.open.size, 1_100);
+    // The first connection still works after a thousand more arrived.
+    sockets[0]!.write('again');
+    t.is(((await once(sockets[0]!, 'data')) as [Buffer])[0].toString(), 'again');
+    for (const s of sockets) s.destroy();
+    await until(() => balancer.stats().activeConnections === 0, 10_000, 'all released');
+    await until(() => fronts[0]!.open.size + fronts[1]!.open.size === 0, 10_000, 'fronts see every close');
+    t.true(balancer.stats().backends.every((b) => b.activeConnections === 0));
+  });
+
+  test(`${dataPath}: a front that completes no handshake (stopped, its accept queue full) times out; the client is served by another`, async (t) => {
+    const stuck = await startStoppedFront();
+    t.teardown(() => stuck.close());
+    const { port, balancer, fronts } = await setup(t, 1, { dataPath, connectTimeoutMs: 400 });
+    balancer.updateBackends([{ id: 'stuck', host: '127.0.0.1', port: stuck.port }, { id: fronts[0]!.id, host: '127.0.0.1', port: fronts[0]!.port }]);
+    // Least connections with ties rotating: within two clients one is sent to the stuck front first.
+    for (let i = 0; i < 2; i++) t.is((await echoOnce(port, `t${i}`)).reply, `t${i}`);
+    const stats = balancer.stats();
+    t.true(stats.connectFailures >= 1, `no connect failure counted: ${JSON.stringify(stats)}`);
+    t.is(stats.refused.noBackend, 0);
+    t.is(stats.backends.find((b) => b.id === 'stuck')?.state, 'down');
   });
 
   test(`${dataPath}: two workers share the port and forward with the header`, async (t) => {
