@@ -6,8 +6,11 @@ import type { BalancerStats } from './engine.js';
 
 const STATES = ['ready', 'draining', 'down'] as const;
 
-/** Registers the metrics; `read` is called once per scrape (all metrics share that one reading). */
-export function registerBalancerMetrics(read: () => Promise<BalancerStats>): void {
+/**
+ * Registers the metrics; `read` is called once per scrape (all metrics share that one reading).
+ * `dataPath` (native, node or haproxy) is published as an info metric.
+ */
+export function registerBalancerMetrics(read: () => Promise<BalancerStats>, dataPath: string): void {
   let pending: Promise<BalancerStats> | null = null;
   // One scrape collects every metric in turn: they share one reading instead of asking each time.
   const current = (): Promise<BalancerStats> => {
@@ -49,6 +52,7 @@ export function registerBalancerMetrics(read: () => Promise<BalancerStats>): voi
     );
   };
 
+  gauge('lncluster_balancer_data_path', '1 for the data path moving the bytes (native, node, haproxy)', ['path'], (_s, set) => set({ path: dataPath }, 1));
   gauge('lncluster_balancer_connections', 'client connections open now', [], (s, set) => set({}, s.activeConnections));
   gauge('lncluster_balancer_backend_connections', 'connections each front carries now', ['backend'], (s, set) => {
     for (const b of s.backends) set({ backend: b.id }, b.activeConnections);
@@ -73,7 +77,7 @@ export function registerBalancerMetrics(read: () => Promise<BalancerStats>): voi
   mirrored('lncluster_balancer_connect_failures_total', 'failed connects to fronts (each retried on another front while one is left)', [], (s, set) => set({}, s.connectFailures));
   mirrored('lncluster_balancer_retries_total', 'connects retried on another front', [], (s, set) => set({}, s.retries));
   mirrored('lncluster_balancer_idle_timeouts_total', 'clients closed for sending nothing', [], (s, set) => set({}, s.idleTimeouts));
-  mirrored('lncluster_balancer_bytes_total', 'bytes relayed, by direction (closed connections)', ['direction'], (s, set) => {
+  mirrored('lncluster_balancer_bytes_total', 'bytes relayed, by direction (native data path: as relayed; node: when a connection closes)', ['direction'], (s, set) => {
     set({ direction: 'from-clients' }, s.bytesFromClients);
     set({ direction: 'to-clients' }, s.bytesToClients);
   });

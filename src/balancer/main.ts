@@ -93,7 +93,16 @@ export async function runBalancer(argv: string[]): Promise<number> {
   if (loaded.rest.length > 0) throw new UsageError(`unknown arguments for balancer: ${loaded.rest.join(' ')}`);
   let config = loaded.config;
   let settings = asUsage(() => balancerSettingsFromConfig(config));
-  const plane = createPlane(settings, log);
+  let plane: DataPlane;
+  try {
+    plane = createPlane(settings, log);
+  } catch (error) {
+    if (error instanceof BalancerError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (plane.dataPath.fallbackReason) {
+    log.warn({ reason: plane.dataPath.fallbackReason }, 'native data path unavailable: forwarding through net.Socket (about twice the CPU per connection)');
+  }
   const membership: Membership = { snapshots: 0, backends: [] };
 
   let addresses: PlaneAddresses;
@@ -126,7 +135,7 @@ export async function runBalancer(argv: string[]): Promise<number> {
   };
   const refresher = setInterval(() => void refresh(), 1_000);
   refresher.unref();
-  registerBalancerMetrics(() => plane.stats());
+  registerBalancerMetrics(() => plane.stats(), plane.dataPath.path);
 
   const ops = splitHostPort(config['ops.listen']);
   const opsServer = await startOpsServer({
@@ -139,6 +148,7 @@ export async function runBalancer(argv: string[]): Promise<number> {
     details: () => ({
       role: 'balancer',
       engine: plane.engine,
+      dataPath: plane.dataPath.path,
       listen: describeAddresses(addresses.listen),
       tor: describeAddresses(addresses.tor),
       discovery: { kind: config.discovery, snapshots: membership.snapshots, fronts: membership.backends },
@@ -181,11 +191,12 @@ export async function runBalancer(argv: string[]): Promise<number> {
 
   await Promise.race([gotFirst, new Promise((resolve) => setTimeout(resolve, FIRST_SNAPSHOT_WAIT_MS).unref())]);
   await refresh();
-  log.info({ engine: plane.engine, listen: describeAddresses(addresses.listen), tor: describeAddresses(addresses.tor), discovery: config.discovery, fronts: membership.backends.length }, 'balancer started');
+  log.info({ engine: plane.engine, dataPath: plane.dataPath.path, listen: describeAddresses(addresses.listen), tor: describeAddresses(addresses.tor), discovery: config.discovery, fronts: membership.backends.length }, 'balancer started');
   printReady({
     role: 'balancer',
     id: 'balancer',
     engine: plane.engine,
+    dataPath: plane.dataPath.path,
     listen: describeAddresses(addresses.listen),
     tor: describeAddresses(addresses.tor)[0] ?? null,
     discovery: config.discovery,

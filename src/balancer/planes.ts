@@ -16,6 +16,8 @@ export interface PlaneAddresses {
 
 export interface DataPlane {
   readonly engine: 'builtin' | 'haproxy';
+  /** Who moves the bytes ('native' or 'node' for the built-in engine, 'haproxy'), and why 'auto' fell back if it did. */
+  readonly dataPath: { path: 'native' | 'node' | 'haproxy'; fallbackReason: string };
   start(): Promise<PlaneAddresses>;
   /** A complete membership snapshot from discovery. */
   update(backends: readonly BackendSpec[]): Promise<void>;
@@ -41,6 +43,7 @@ function builtinOptions(settings: BalancerSettings): BalancerOptionsInput {
     limits: settings.limits,
     backends: { healthCheck: settings.healthCheck },
     workers: settings.workers,
+    dataPath: settings.dataPath,
   };
 }
 
@@ -57,6 +60,7 @@ function torOptions(settings: BalancerSettings): BalancerOptionsInput {
     limits: { ...settings.limits, maxConnectionsPerSource: cap, newConnectionsPerSecondPerSource: cap, newConnectionsBurstPerSource: cap },
     backends: { healthCheck: settings.healthCheck },
     workers: 1,
+    dataPath: settings.dataPath,
   };
 }
 
@@ -71,6 +75,10 @@ export class BuiltinPlane implements DataPlane {
     private readonly log: Logger,
   ) {
     this.main = new BuiltinBalancer(builtinOptions(settings));
+  }
+
+  get dataPath(): DataPlane['dataPath'] {
+    return { path: this.main.dataPath, fallbackReason: this.main.fallbackReason };
   }
 
   async start(): Promise<PlaneAddresses> {
@@ -101,6 +109,7 @@ export class BuiltinPlane implements DataPlane {
 
   async reload(settings: BalancerSettings): Promise<PlaneAddresses> {
     if (settings.workers !== this.settings.workers) this.log.warn({ workers: this.settings.workers, wanted: settings.workers }, 'balancer.workers changes need a restart');
+    if (settings.dataPath !== this.settings.dataPath) this.log.warn({ dataPath: this.main.dataPath, wanted: settings.dataPath }, 'balancer.data-path changes need a restart');
     if (JSON.stringify(settings.healthCheck) !== JSON.stringify(this.settings.healthCheck)) this.log.warn('health check changes (discovery kind) need a restart');
     const listen = await this.main.reload(builtinOptions(settings));
     if (settings.torListen && this.tor) {
@@ -137,6 +146,7 @@ const HAPROXY_MAX_CONNECTIONS = 8_000;
 
 export class HaproxyPlane implements DataPlane {
   readonly engine = 'haproxy' as const;
+  readonly dataPath = { path: 'haproxy' as const, fallbackReason: '' };
   private readonly haproxy: HaproxyDataPlane;
   private closing = false;
   private watchdog: NodeJS.Timeout | undefined;

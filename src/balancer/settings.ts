@@ -4,7 +4,7 @@ import type { Config } from '../config/keys.js';
 import { splitHostPort } from '../config/load.js';
 import type { AdmissionLimits } from './admission.js';
 import type { HealthCheckOptions } from './backend-set.js';
-import type { ListenSpec } from './engine.js';
+import type { DataPathChoice, ListenSpec } from './engine.js';
 
 export class BalancerSettingsError extends Error {
   override readonly name = 'BalancerSettingsError';
@@ -22,6 +22,8 @@ export interface BalancerSettings {
   /** The Tor onion service target, null when not configured. */
   torListen: ListenSpec | null;
   workers: number;
+  /** Built-in engine only: native relay, net.Socket, or native when its module is built. */
+  dataPath: DataPathChoice;
   idleTimeoutMs: number;
   limits: AdmissionLimits;
   /** Active checks; null where discovery already tracks liveness (the embedded registry). */
@@ -71,6 +73,7 @@ export function balancerSettingsFromConfig(config: Config): BalancerSettings {
     listen,
     torListen,
     workers: config['balancer.workers'],
+    dataPath: config['balancer.data-path'],
     idleTimeoutMs: config['balancer.idle-timeout-ms'],
     limits: {
       maxConnections: config['balancer.max-connections'],

@@ -88,6 +88,7 @@ export const CONFIG_KEYS = {
   'balancer.tor-listen': { schema: z.string(), default: '', doc: 'local listener for Tor (onion service target); connections are tagged "tor"' },
   'balancer.engine': { schema: z.enum(['builtin', 'haproxy']), default: 'builtin', doc: 'data plane' },
   'balancer.workers': { schema: positiveInt, default: 1, doc: 'processes sharing the listening socket (builtin)' },
+  'balancer.data-path': { schema: z.enum(['auto', 'native', 'node']), default: 'auto', doc: 'builtin engine: who moves the bytes: native (C module built by npm ci), node (net.Socket, twice the CPU per connection), auto (native when built)' },
   'balancer.max-connections': { schema: positiveInt, default: 20000, doc: 'global cap on open connections' },
   'balancer.max-connections-per-ip': { schema: positiveInt, default: 64, doc: 'open connections per source address' },
   'balancer.max-new-per-ip-per-second': { schema: positiveInt, default: 20, doc: 'new connections per second per source address' },

@@ -93,6 +93,8 @@ test.serial('200 peers through the balancer spread over 3 fronts within 20% of e
   const metrics = await (await fetch(String(ready['metrics']))).text();
   t.regex(metrics, /lncluster_balancer_backend_connections\{backend="front-1"\} \d+/);
   t.regex(metrics, /lncluster_balancer_backend_chosen_total\{backend="front-2"\} \d+/);
+  // npm ci builds the native relay; the default data path (auto) must have found it.
+  t.regex(metrics, /lncluster_balancer_data_path\{path="native"\} 1/);
 
   // front-1 keeps its peers (long-lived); everyone else leaves. New short-lived peers then go to the others.
   const longLived = perFront.get('front-1')!;
