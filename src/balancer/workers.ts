@@ -18,7 +18,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { BackendSpec, BackendView } from './backend-set.js';
 import { createEngine } from './data-path.js';
-import { BalancerError, emptyStats, type BalancerOptions, type BalancerStats, type BoundAddress, type Engine } from './engine.js';
+import net from 'node:net';
+import { BalancerError, emptyStats, listenWithFallback, type BalancerOptions, type BalancerStats, type BoundAddress, type Engine, type ListenSpec } from './engine.js';
 
 type ToWorker =
   | { t: 'lnb:start'; options: BalancerOptions; backends: BackendSpec[]; drained: string[] }
@@ -81,6 +82,8 @@ export class WorkerPool {
   private options: BalancerOptions;
   private backends: BackendSpec[];
   private readonly drained = new Set<string>();
+  /** Ports the first worker picked for `host:0` listeners (native data path, SO_REUSEPORT). */
+  private readonly pickedPorts = new Map<string, number>();
   private bound: BoundAddress[] = [];
   private closing = false;
   private nextReq = 1;
@@ -101,12 +104,22 @@ export class WorkerPool {
     else cluster.schedulingPolicy = cluster.SCHED_RR;
     const started: PromiseSettledResult<void>[] = [];
     let remaining = this.options.workers;
+    if (this.options.reusePort) {
+      // SO_REUSEPORT would let our workers join another program's sockets on the same port (if it
+      // set the option too) instead of failing: check that the ports are free first.
+      await Promise.all(this.options.listen.filter((l) => l.port !== 0).map((l) => assertPortFree(l)));
+    }
     if (this.options.reusePort && this.options.listen.some((l) => l.port === 0)) {
       // Port 0 picks a random port per socket: the first worker picks, the others join its ports.
       const [first] = await Promise.allSettled([this.fork()]);
       started.push(first!);
       remaining--;
-      if (first!.status === 'fulfilled') this.options = { ...this.options, listen: this.options.listen.map((l, i) => ({ host: l.host, port: this.bound[i]?.port ?? l.port })) };
+      if (first!.status === 'fulfilled') {
+        this.options.listen.forEach((l, i) => {
+          if (l.port === 0 && this.bound[i]) this.pickedPorts.set(l.host, this.bound[i]!.port);
+        });
+        this.options = { ...this.options, listen: this.withPickedPorts(this.options.listen) };
+      }
     }
     started.push(...(await Promise.allSettled(Array.from({ length: remaining }, () => this.fork()))));
     const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -119,6 +132,11 @@ export class WorkerPool {
 
   addresses(): BoundAddress[] {
     return this.bound;
+  }
+
+  /** `host:0` listeners as the port picked for that host at start (the one the workers share). */
+  private withPickedPorts(listen: readonly ListenSpec[]): ListenSpec[] {
+    return listen.map((l) => (l.port === 0 && this.pickedPorts.has(l.host) ? { host: l.host, port: this.pickedPorts.get(l.host)! } : l));
   }
 
   updateBackends(snapshot: readonly BackendSpec[]): void {
@@ -134,7 +152,7 @@ export class WorkerPool {
   }
 
   async reload(input: BalancerOptions): Promise<BoundAddress[]> {
-    const options = this.options.reusePort ? { ...input, reusePort: true, dataPath: this.options.dataPath } : input;
+    const options = this.options.reusePort ? { ...input, listen: this.withPickedPorts(input.listen), reusePort: true, dataPath: this.options.dataPath } : input;
     if (options.reusePort && options.listen.some((l) => l.port === 0)) throw new BalancerError('LISTEN_FAILED', 'port 0 cannot be added by a reload when several workers bind the port themselves (native data path)');
     this.options = options;
     const replies = await Promise.all([...this.workers].map((w) => this.request<{ addresses: BoundAddress[]; error?: string }>(w, 'lnb:reloaded', (req) => ({ t: 'lnb:reload', req, options }))));
@@ -287,4 +305,17 @@ export function runBalancerWorker(): void {
     }
   });
   reply({ t: 'lnb:ready' });
+}
+
+/** Fails with LISTEN_FAILED when something already listens on `spec` (binds it exclusively, then lets go). */
+function assertPortFree(spec: ListenSpec): Promise<void> {
+  return listenWithFallback(
+    spec,
+    (host) =>
+      new Promise<void>((resolve, reject) => {
+        const probe = net.createServer();
+        probe.once('error', reject);
+        probe.listen({ host, port: spec.port, exclusive: true, ipv6Only: false }, () => probe.close(() => resolve()));
+      }),
+  );
 }

@@ -323,3 +323,16 @@ for (const dataPath of DATA_PATHS) {
     t.is(stats.forwardedTotal, 30);
   });
 }
+
+// Only the native path binds with SO_REUSEPORT; node:cluster workers share the primary's socket (and
+// two pools in one test process would share it with each other, as one primary).
+test('native: two workers refuse a port another balancer already serves, even one whose workers share it with SO_REUSEPORT', async (t) => {
+  const port = await freePort();
+  const first = new BuiltinBalancer({ listen: [{ host: '127.0.0.1', port }], workers: 2, dataPath: 'native' }, []);
+  await first.start();
+  t.teardown(() => first.close());
+  const second = new BuiltinBalancer({ listen: [{ host: '127.0.0.1', port }], workers: 2, dataPath: 'native' }, []);
+  const error = await t.throwsAsync(second.start());
+  t.regex(error?.message ?? '', /EADDRINUSE|address already in use/i);
+  await second.close();
+});
