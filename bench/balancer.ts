@@ -3,10 +3,16 @@
 // (one thread, and two), side by side in one run.
 //   bulk      MB/s of 4 parallel uploads of 32 MiB each
 //   conn/s    connect, 1-byte request, 1-byte answer, close; 16 in parallel for 1 s
+//   conn-lean the same with a client and backends in C (bench/native/loadgen.c), which spend a
+//             fraction of the CPU the Node ones do, so the proxies' own cost decides the rate
 //   latency   64-byte ping-pong on one connection, p50/p99; "added" = minus the direct figure
 // Clients, balancer and backends share the machine (2 cores here), so absolute numbers are low and
 // the ratios are what to read.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +129,8 @@ async function latency(port: number): Promise<{ p50: number; p99: number }> {
 interface Measured {
   bulk: number;
   conns: number;
+  /** conn/s with the lean C client and backends (null without a C compiler). */
+  leanConns: number | null;
   p50: number;
   p99: number;
 }
@@ -159,23 +167,27 @@ const BUILTIN = [
   { name: 'builtin-node-1w', workers: 1, dataPath: 'node' },
 ] as const;
 
-export async function benchBalancer(): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
-  const backends = await child('./balancer-backend.js', [String(BACKEND_PORTS_PER_TARGET * TARGETS.length)]);
-  const ports = backends.message.ports as number[];
-  const specsFor = (target: (typeof TARGETS)[number]) => {
-    const first = TARGETS.indexOf(target) * BACKEND_PORTS_PER_TARGET;
-    return ports.slice(first, first + BACKEND_PORTS_PER_TARGET).map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));
-  };
-  const targets = new Map<string, number>([['direct', specsFor('direct')[0]!.port]]);
+type BackendSpecs = Array<{ id: string; host: string; port: number }>;
+
+interface TargetSet {
+  ports: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/** Starts every proxy target (and 'direct'), each reaching the backends `specsFor` gives it. */
+async function startTargets(specsFor: (target: (typeof TARGETS)[number]) => BackendSpecs): Promise<TargetSet> {
+  const ports = new Map<string, number>([['direct', specsFor('direct')[0]!.port]]);
   const proxies: ChildProcess[] = [];
   const haproxyPlanes: HaproxyDataPlane[] = [];
-  const measured = new Map<string, Measured>();
+  const stop = async (): Promise<void> => {
+    await Promise.all(haproxyPlanes.map((p) => p.stop()));
+    await Promise.all(proxies.map((p) => stopChild(p)));
+  };
   try {
     for (const b of BUILTIN) {
       const proxy = await child('./balancer-proxy.js', [String(b.workers), JSON.stringify(specsFor(b.name)), b.dataPath]);
       proxies.push(proxy.proc);
-      targets.set(b.name, proxy.message.port as number);
+      ports.set(b.name, proxy.message.port as number);
     }
     if (await findHaproxyBinary()) {
       for (const h of HAPROXY) {
@@ -185,18 +197,45 @@ export async function benchBalancer(): Promise<BenchResult[]> {
         await plane.start();
         const report = await plane.sync(specsFor(h.name));
         if (report.errors.length) throw new Error(`haproxy sync: ${JSON.stringify(report.errors)}`);
-        targets.set(h.name, port);
+        ports.set(h.name, port);
       }
     } else {
       console.warn('bench/balancer: haproxy not installed, HAProxy figures skipped');
     }
-    const samples = new Map<string, { bulk: number[]; conns: number[]; p50: number[]; p99: number[] }>();
-    for (const name of targets.keys()) samples.set(name, { bulk: [], conns: [], p50: [], p99: [] });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ports, stop };
+}
+
+/** Splits backend ports into BACKEND_PORTS_PER_TARGET per target, in TARGETS order. */
+function specsFrom(ports: readonly number[]): (target: (typeof TARGETS)[number]) => BackendSpecs {
+  return (target) => {
+    const first = TARGETS.indexOf(target) * BACKEND_PORTS_PER_TARGET;
+    return ports.slice(first, first + BACKEND_PORTS_PER_TARGET).map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));
+  };
+}
+
+export async function benchBalancer(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const backends = await child('./balancer-backend.js', [String(BACKEND_PORTS_PER_TARGET * TARGETS.length)]);
+  const measured = new Map<string, Measured>();
+  const lean = await leanLoad();
+  let nodeSet: TargetSet | null = null;
+  let leanSet: TargetSet | null = null;
+  try {
+    nodeSet = await startTargets(specsFrom(backends.message.ports as number[]));
+    const targets = nodeSet.ports;
+    if (lean) leanSet = await startTargets(specsFrom(await lean.serve(BACKEND_PORTS_PER_TARGET * TARGETS.length)));
+    const samples = new Map<string, { bulk: number[]; conns: number[]; leanConns: number[]; p50: number[]; p99: number[] }>();
+    for (const name of targets.keys()) samples.set(name, { bulk: [], conns: [], leanConns: [], p50: [], p99: [] });
     for (let r = 0; r < WARMUP_ROUNDS; r++) {
       for (const port of targets.values()) {
         await bulk(port);
         await connectionsPerSecond(port);
       }
+      if (leanSet && lean) for (const port of leanSet.ports.values()) await lean.connectionsPerSecond(port);
     }
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, port] of targets) {
@@ -206,11 +245,15 @@ export async function benchBalancer(): Promise<BenchResult[]> {
       }
       for (const [name, port] of targets) samples.get(name)!.bulk.push(await bulk(port));
       for (const [name, port] of targets) samples.get(name)!.conns.push(await connectionsPerSecond(port));
+      if (leanSet && lean) for (const [name, port] of leanSet.ports) samples.get(name)!.leanConns.push(await lean.connectionsPerSecond(port));
     }
-    for (const [name, s] of samples) measured.set(name, { bulk: median(s.bulk), conns: median(s.conns), p50: median(s.p50), p99: median(s.p99) });
+    for (const [name, s] of samples) {
+      measured.set(name, { bulk: median(s.bulk), conns: median(s.conns), leanConns: s.leanConns.length ? median(s.leanConns) : null, p50: median(s.p50), p99: median(s.p99) });
+    }
   } finally {
-    await Promise.all(haproxyPlanes.map((p) => p.stop()));
-    await Promise.all(proxies.map((p) => stopChild(p)));
+    await leanSet?.stop();
+    await nodeSet?.stop();
+    lean?.close();
     await stopChild(backends.proc);
   }
 
@@ -220,6 +263,7 @@ export async function benchBalancer(): Promise<BenchResult[]> {
   for (const [name, m] of measured) {
     results.push({ bench: `balancer.bulk.${name}`, value: round(m.bulk, 1), unit: 'MB/s', baseline: null });
     results.push({ bench: `balancer.conn.${name}`, value: round(m.conns, 0), unit: 'conn/s', baseline: null });
+    if (m.leanConns !== null) results.push({ bench: `balancer.conn-lean.${name}`, value: round(m.leanConns, 0), unit: 'conn/s', baseline: null });
     results.push({ bench: `balancer.latency-p50.${name}`, value: round(m.p50), unit: 'ms', baseline: null });
     results.push({ bench: `balancer.latency-p99.${name}`, value: round(m.p99), unit: 'ms', baseline: null });
     if (name === 'direct') continue;
@@ -231,15 +275,58 @@ export async function benchBalancer(): Promise<BenchResult[]> {
       // Baselines are the targets: >= 0.9x HAProxy's bulk and >= 0.75x its connections/s on one
       // core; with both cores, ahead of it (> 1x).
       const twoCores = name === 'builtin-2w';
-      results.push({ bench: `balancer.bulk-vs-haproxy.${name}`, value: round(m.bulk / haproxy.bulk), unit: 'x', baseline: twoCores ? 1 : 0.9 });
-      results.push({ bench: `balancer.conn-vs-haproxy.${name}`, value: round(m.conns / haproxy.conns), unit: 'x', baseline: twoCores ? 1 : 0.75 });
+      const ratio = (suffix: string, ours: number, theirs: number, baseline: number): void => {
+        results.push({ bench: `balancer.${suffix}.${name}`, value: round(ours / theirs), unit: 'x', baseline });
+      };
+      ratio('bulk-vs-haproxy', m.bulk, haproxy.bulk, twoCores ? 1 : 0.9);
+      ratio('conn-vs-haproxy', m.conns, haproxy.conns, twoCores ? 1 : 0.75);
+      if (m.leanConns !== null && haproxy.leanConns !== null) ratio('conn-lean-vs-haproxy', m.leanConns, haproxy.leanConns, twoCores ? 1 : 0.75);
       if (twoCores && haproxy2t) {
-        results.push({ bench: `balancer.bulk-vs-haproxy-2t.${name}`, value: round(m.bulk / haproxy2t.bulk), unit: 'x', baseline: 1 });
-        results.push({ bench: `balancer.conn-vs-haproxy-2t.${name}`, value: round(m.conns / haproxy2t.conns), unit: 'x', baseline: 1 });
+        ratio('bulk-vs-haproxy-2t', m.bulk, haproxy2t.bulk, 1);
+        ratio('conn-vs-haproxy-2t', m.conns, haproxy2t.conns, 1);
+        if (m.leanConns !== null && haproxy2t.leanConns !== null) ratio('conn-lean-vs-haproxy-2t', m.leanConns, haproxy2t.leanConns, 1);
       }
     }
   }
   return results;
+}
+
+/**
+ * The lean client and backend (bench/native/loadgen.c), compiled with the machine's C compiler; null
+ * (and a warning) without one. The Node client and backend spend about as much CPU per connection
+ * as the proxy under test; with these the proxies' own cost decides the connection rate.
+ */
+async function leanLoad(): Promise<{
+  serve(count: number): Promise<number[]>;
+  connectionsPerSecond(port: number): Promise<number>;
+  close(): void;
+} | null> {
+  const source = fileURLToPath(new URL('../../bench/native/loadgen.c', import.meta.url));
+  const binary = join(tmpdir(), `lncluster-loadgen-${process.pid}`);
+  const built = spawnSync('cc', ['-O2', '-o', binary, source], { encoding: 'utf8' });
+  if (built.status !== 0) {
+    console.warn(`bench/balancer: cannot build ${source} (${built.error?.message ?? built.stderr.trim()}): lean conn/s skipped`);
+    return null;
+  }
+  let server: ChildProcess | null = null;
+  return {
+    async serve(count) {
+      server = spawn(binary, ['serve', String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const [line] = (await once(createInterface({ input: server.stdout! }), 'line')) as [string];
+      if (!line.startsWith('PORTS ')) throw new Error(`loadgen serve: ${line}`);
+      return line.slice(6).split(' ').map(Number);
+    },
+    async connectionsPerSecond(port) {
+      const run = spawnSync(binary, ['connect', String(port), String(CONN_CONCURRENCY), String(CONN_DURATION_MS)], { encoding: 'utf8' });
+      const result = JSON.parse(run.stdout) as { done: number; failed: number; seconds: number };
+      if (result.failed > result.done / 100) throw new Error(`lean connection bench: ${result.failed} failures for ${result.done} successes`);
+      return result.done / result.seconds;
+    },
+    close() {
+      server?.stdin?.end();
+      rmSync(binary, { force: true });
+    },
+  };
 }
 
 async function freePort(): Promise<number> {
