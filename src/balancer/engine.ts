@@ -350,7 +350,12 @@ export class BalancerEngine implements Engine {
     counters.bytesFromClients += client.bytesRead;
     counters.bytesToClients += client.bytesWritten;
     this.admission.release(relay.key);
-    if (upstream && !upstream.writableEnded) upstream.destroy();
+    if (!upstream || upstream.destroyed) return;
+    // The front's bytes have nowhere to go now. Once the front has finished sending, only our own
+    // writes to it may still be flushing: let them. Otherwise cut it: a front still sending would wait
+    // forever on an upstream paused for a client that is gone (a reset in mid-stream leaked it).
+    if (upstream.readableEnded && upstream.writableEnded && !upstream.writableFinished) upstream.once('finish', () => upstream.destroy());
+    else upstream.destroy();
   }
 
   private readonly idleExpired = (relay: Relay): void => {

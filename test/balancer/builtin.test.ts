@@ -2,6 +2,7 @@ import test from 'ava';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fork } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { BuiltinBalancer, type BalancerOptionsInput } from '../../src/balancer/builtin.js';
 import type { BackendSpec } from '../../src/balancer/backend-set.js';
@@ -306,6 +307,48 @@ for (const dataPath of DATA_PATHS) {
     t.true(stats.connectFailures >= 1, `no connect failure counted: ${JSON.stringify(stats)}`);
     t.is(stats.refused.noBackend, 0);
     t.is(stats.backends.find((b) => b.id === 'stuck')?.state, 'down');
+  });
+
+  // Serial: it counts the process's descriptors, which concurrent tests would move.
+  test.serial(`${dataPath}: 400 clients behaving badly (reset mid-stream, leaving before the front answers, half-closing, idle) leave no connection and no descriptor behind`, async (t) => {
+    const { port, balancer } = await setup(t, 2, { dataPath, idleTimeoutMs: 300 });
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const client = (kind: number): Promise<void> =>
+      new Promise((resolve) => {
+        const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+        socket.on('end', () => socket.end()); // the balancer's FIN (idle timeout, the echo's end): close too
+        socket.on('connect', () => {
+          if (kind === 0) socket.destroy(); // gone before the front is even connected
+          else if (kind === 1) {
+            socket.write(randomBytes(100_000)); // then reset while data flows both ways
+            setTimeout(() => socket.resetAndDestroy(), 5);
+          } else if (kind === 2) {
+            socket.end('half'); // half-close, then read the echo to the end
+            socket.resume();
+          } else if (kind === 3) {
+            socket.resume(); // says nothing: the idle timeout closes it
+          } else {
+            socket.write(randomBytes(1 + Math.floor(random() * 5_000)));
+            socket.pause(); // never reads its echo, then leaves
+            setTimeout(() => socket.destroy(), 20);
+          }
+        });
+      });
+    const kinds = Array.from({ length: 400 }, () => Math.floor(random() * 5));
+    for (let i = 0; i < kinds.length; i += 50) await Promise.all(kinds.slice(i, i + 50).map(client));
+    await until(() => balancer.stats().activeConnections === 0, 10_000, 'every connection released');
+    await until(() => openFds() <= before, 10_000, `descriptors back to ${before} (now ${openFds()})`);
+    const stats = balancer.stats();
+    t.is(stats.acceptedTotal, 400);
+    t.true(stats.idleTimeouts >= 1);
+    t.true(stats.backends.every((b) => b.activeConnections === 0));
+    // Still serving.
+    t.is((await echoOnce(port, 'after')).reply, 'after');
   });
 
   test(`${dataPath}: two workers share the port and forward with the header`, async (t) => {
