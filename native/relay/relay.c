@@ -69,6 +69,7 @@ struct conn {
   uint64_t connect_deadline;  // 0 when not connecting
   int timed;                  // in the relay's deadline list
   conn_t *timed_prev, *timed_next;
+  conn_t* next_dead;          // closed, waiting to be freed (see reap)
   struct sockaddr_in6 src, dst;  // IPv4 stored IPv4-mapped
   int addresses_known;
 };
@@ -108,6 +109,7 @@ struct relay {
   listener_t** listeners;
   int listener_count;
   conn_t* timed_head;
+  conn_t* dead;      // closed connections, freed when the current event has been handled
   char* pool[POOL_KEEP];
   int pool_count;
   double bytes_from_clients, bytes_to_clients, idle_timeouts, open_connections;
@@ -122,6 +124,7 @@ static const uint32_t SOCKET_EVENTS = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 static void conn_close(conn_t* c);
 static void connect_failed(conn_t* c);
 static void pump(conn_t* c, side_t* from);
+static void reap(relay_t* r);
 
 // ---------------------------------------------------------------------------------------------
 // Buffers
@@ -223,6 +226,7 @@ static void on_tick(uv_timer_t* t) {
     }
     c = next;
   }
+  reap(r);
   int paused = 0;
   for (int i = 0; i < r->listener_count; i++)
     if (r->listeners[i] && r->listeners[i]->paused) paused = 1;
@@ -243,7 +247,11 @@ static void close_side(relay_t* r, side_t* s) {
   s->pending = NULL;
 }
 
-/** Ends the connection now (both sockets); JS hears `closed` once if it admitted it. */
+/**
+ * Ends the connection now (both sockets); JS hears `closed` once if it admitted it. The struct
+ * outlives this call: whoever called may still be reading it (a flush that ended in a close returns
+ * to the event handler that called it). It is freed by `reap`, once the event is handled.
+ */
 static void conn_close(conn_t* c) {
   if (c->closing) return;
   c->closing = 1;
@@ -252,10 +260,20 @@ static void conn_close(conn_t* c) {
   if (c->admitted) call_js2(r, r->on_closed, c->id, c->connected ? c->slot : -1);
   close_side(r, &c->client);
   close_side(r, &c->up);
-  r->conns[c->id] = NULL;
-  r->free_ids[r->free_count++] = c->id;
   if (c->admitted) r->open_connections--;
-  free(c);
+  c->next_dead = r->dead;
+  r->dead = c;
+}
+
+/** Frees the closed connections and gives their ids back; called where an event's handling ends. */
+static void reap(relay_t* r) {
+  while (r->dead) {
+    conn_t* c = r->dead;
+    r->dead = c->next_dead;
+    if (r->conns) r->conns[c->id] = NULL;
+    if (r->free_ids) r->free_ids[r->free_count++] = c->id;
+    free(c);
+  }
 }
 
 static uint32_t new_token(relay_t* r) {
@@ -682,6 +700,7 @@ static void on_epoll_ready(uv_poll_t* handle, int status, int events) {
       if (token == c->up.token) on_upstream_event(c, ready[i].events);
       else if (token == c->client.token) on_client_event(c, ready[i].events);
     }
+    reap(r);
   } while (n == EVENTS_PER_WAIT && !r->disposed);
 }
 
@@ -811,7 +830,7 @@ static napi_value js_configure(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[4], &connect);
   if (!(idle >= 0) || !(connect > 0)) return throw_error(env, "ERR_INVALID_ARG", "timeouts must be positive");
   r->proxy_protocol = proxy;
-  memcpy(r->tlvs, data, length);
+  if (length > 0) memcpy(r->tlvs, data, length);
   r->tlv_len = length;
   r->idle_ms = (uint64_t)idle;
   r->connect_ms = (uint64_t)connect;
@@ -969,7 +988,9 @@ static void destroy_all(relay_t* r) {
 static napi_value js_destroy_all(napi_env env, napi_callback_info info) {
   ARGS(1);
   relay_t* r = relay_arg(env, argv[0]);
-  if (r) destroy_all(r);
+  if (!r) return NULL;
+  destroy_all(r);
+  reap(r);
   return NULL;
 }
 
@@ -981,6 +1002,7 @@ static napi_value js_dispose(napi_env env, napi_callback_info info) {
   for (int i = 0; i < r->listener_count; i++)
     if (r->listeners[i]) close_listener(r, i);
   destroy_all(r);
+  reap(r);
   r->disposed = 1;
   uv_poll_stop(&r->poll);
   uv_close((uv_handle_t*)&r->poll, on_handle_closed);

@@ -36,7 +36,8 @@ export interface NativeRelayBinding {
 /** Slots the native side has for backends (MAX_BACKENDS in relay.c). */
 export const NATIVE_BACKEND_SLOTS = 4096;
 
-const ADDON_PATH = fileURLToPath(new URL('../../../build/Release/lncluster_relay.node', import.meta.url));
+/** LNCLUSTER_RELAY_ADDON loads another build of the same module (a sanitizer build: native/relay/asan-check.sh). */
+const ADDON_PATH = process.env['LNCLUSTER_RELAY_ADDON'] || fileURLToPath(new URL('../../../build/Release/lncluster_relay.node', import.meta.url));
 
 let loaded: { binding: NativeRelayBinding | null; reason: string } | null = null;
 
