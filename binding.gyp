@@ -2,9 +2,13 @@
   "targets": [
     {
       "target_name": "lncluster_relay",
-      "sources": ["native/relay/relay.c"],
+      "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
-      "defines": ["NAPI_VERSION=8"]
+      "conditions": [
+        # The relay is written to Linux (epoll, accept4, TCP_NODELAY inherited by accepted sockets).
+        # Elsewhere nothing is built and the balancer forwards through net.Socket (data-path auto).
+        ["OS=='linux'", { "sources": ["native/relay/relay.c"] }, { "type": "none" }]
+      ]
     }
   ]
 }
