@@ -154,7 +154,6 @@ const WARMUP_ROUNDS = 4;
  * them, and whichever target came later would pay for the others' rounds.
  */
 const BACKEND_PORTS_PER_TARGET = 2;
-const TARGETS = ['direct', 'builtin-1w', 'builtin-2w', 'builtin-node-1w', 'haproxy', 'haproxy-2t'] as const;
 /** HAProxy targets: threads. */
 const HAPROXY = [
   { name: 'haproxy', threads: 1 },
@@ -166,6 +165,8 @@ const BUILTIN = [
   { name: 'builtin-2w', workers: 2, dataPath: 'native' },
   { name: 'builtin-node-1w', workers: 1, dataPath: 'node' },
 ] as const;
+const TARGETS = ['direct', ...BUILTIN.map((b) => b.name), ...HAPROXY.map((h) => h.name)] as const;
+type Target = (typeof TARGETS)[number];
 
 type BackendSpecs = Array<{ id: string; host: string; port: number }>;
 
@@ -175,7 +176,7 @@ interface TargetSet {
 }
 
 /** Starts every proxy target (and 'direct'), each reaching the backends `specsFor` gives it. */
-async function startTargets(specsFor: (target: (typeof TARGETS)[number]) => BackendSpecs): Promise<TargetSet> {
+async function startTargets(specsFor: (target: Target) => BackendSpecs): Promise<TargetSet> {
   const ports = new Map<string, number>([['direct', specsFor('direct')[0]!.port]]);
   const proxies: ChildProcess[] = [];
   const haproxyPlanes: HaproxyDataPlane[] = [];
@@ -210,7 +211,7 @@ async function startTargets(specsFor: (target: (typeof TARGETS)[number]) => Back
 }
 
 /** Splits backend ports into BACKEND_PORTS_PER_TARGET per target, in TARGETS order. */
-function specsFrom(ports: readonly number[]): (target: (typeof TARGETS)[number]) => BackendSpecs {
+function specsFrom(ports: readonly number[]): (target: Target) => BackendSpecs {
   return (target) => {
     const first = TARGETS.indexOf(target) * BACKEND_PORTS_PER_TARGET;
     return ports.slice(first, first + BACKEND_PORTS_PER_TARGET).map((port, i) => ({ id: `b${i + 1}`, host: '127.0.0.1', port }));

@@ -220,9 +220,7 @@ static void on_tick(uv_timer_t* t) {
       r->idle_timeouts++;
       conn_close(c);
     } else if (c->connect_deadline && now >= c->connect_deadline) {
-      connect_failed(c);
-    } else {
-      timed_update(c);
+      connect_failed(c);  // the next attempt sets its own deadline, or the connection closes
     }
     c = next;
   }

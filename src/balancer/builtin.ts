@@ -1,6 +1,7 @@
-// The built-in balancer: one public port spread over the healthy fronts. In one process it is a
-// BalancerEngine; with `workers > 1` it is a pool of node:cluster workers sharing the listening
-// socket (see workers.ts for the trade-offs). Either way the API is the same.
+// The built-in balancer: one public port spread over the healthy fronts. In one process it is an
+// Engine (native relay or net.Socket, see data-path.ts); with `workers > 1` it is a pool of
+// node:cluster workers, one engine each (see workers.ts for the trade-offs). Either way the API is
+// the same.
 import type { BackendSpec } from './backend-set.js';
 import { createEngine, resolveDataPath } from './data-path.js';
 import {

@@ -17,10 +17,11 @@ import {
   type BalancerOptionsInput,
   type BalancerStats,
   type BoundAddress,
+  type Engine,
   type ListenSpec,
 } from './engine.js';
 import { NATIVE_BACKEND_SLOTS, type NativeRelayBinding, type RelayHandle } from './native-relay.js';
-import { encodeProxyV2, originTlv } from './proxy-v2.js';
+import { encodeProxyV2, originTlv, PROXY_V2_FIXED_BYTES } from './proxy-v2.js';
 
 interface NativeListener {
   spec: ListenSpec;
@@ -34,10 +35,10 @@ const NAME_REFRESH_MS = 10_000;
 /** What the relay appends to every header: the encoded TLVs (a header without addresses, minus its fixed part). */
 function encodedTlvs(origin: string | null): Uint8Array {
   if (!origin) return new Uint8Array(0);
-  return encodeProxyV2({ command: 'proxy', address: null, tlvs: [originTlv(origin)] }).subarray(16);
+  return encodeProxyV2({ command: 'proxy', address: null, tlvs: [originTlv(origin)] }).subarray(PROXY_V2_FIXED_BYTES);
 }
 
-export class NativeBalancerEngine {
+export class NativeBalancerEngine implements Engine {
   readonly backends: BackendSet;
   private options: BalancerOptions;
   private readonly admission: AdmissionControl;
@@ -48,7 +49,7 @@ export class NativeBalancerEngine {
   // Per connection, indexed by the relay's connection id (small, reused integers).
   private readonly sourceKeys: Array<string | undefined> = [];
   private readonly backendIds: Array<string | undefined> = [];
-  private readonly attempts: number[] = [];
+  /** Fronts that failed this connection; its attempts so far are their number plus one. */
   private readonly failedFronts: Array<Set<string> | null> = [];
   // Backend slots in the relay: one per front id, its address kept current.
   private readonly slotOfId = new Map<string, number>();
@@ -239,7 +240,6 @@ export class NativeBalancerEngine {
     }
     this.sourceKeys[id] = key;
     this.backendIds[id] = backend.id;
-    this.attempts[id] = 1;
     this.failedFronts[id] = null;
     return this.slotOfId.get(backend.id)!;
   };
@@ -258,13 +258,12 @@ export class NativeBalancerEngine {
     this.backends.reportFailure(backendId);
     const failed = (this.failedFronts[id] ??= new Set());
     failed.add(backendId);
-    const next = this.attempts[id]! < this.options.maxConnectAttempts ? this.choose(failed) : null;
+    const next = failed.size < this.options.maxConnectAttempts ? this.choose(failed) : null;
     if (!next) {
       counters.refused.noBackend++;
       return -1;
     }
     counters.retries++;
-    this.attempts[id]!++;
     this.backendIds[id] = next.id;
     return this.slotOfId.get(next.id)!;
   };

@@ -15,10 +15,10 @@
 // the primary accept every connection and pass it over IPC, evening out the spread at the cost of
 // throughput. `clusterScheduling: 'round-robin'` selects the latter.
 import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { BackendSpec, BackendView } from './backend-set.js';
 import { createEngine } from './data-path.js';
-import net from 'node:net';
 import { BalancerError, emptyStats, listenWithFallback, type BalancerOptions, type BalancerStats, type BoundAddress, type Engine, type ListenSpec } from './engine.js';
 
 type ToWorker =
